@@ -1,0 +1,251 @@
+"""The ``sync`` command line. Maps errors to exit codes; the work lives elsewhere."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+
+from sync.errors import ConfigError, SyncError
+
+app = typer.Typer(help="Run Singer taps into targets, stream by stream, in batches, "
+                       "with callbacks after every block run.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+state_app = typer.Typer(help="Show, set or clear saved bookmarks.", no_args_is_help=True)
+runs_app = typer.Typer(help="The history of pipeline runs.", no_args_is_help=True)
+app.add_typer(state_app, name="state")
+app.add_typer(runs_app, name="runs")
+
+ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="The pipeline file.",
+                                         exists=True, dir_okay=False, readable=True)]
+LogFormatOpt = Annotated[str, typer.Option("--log-format",
+                                           help="auto (console on a terminal, else json), "
+                                                "console or json.")]
+LogLevelOpt = Annotated[str, typer.Option("--log-level", help="debug, info, warning, error.")]
+
+EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+
+def _fail(exc: SyncError) -> typer.Exit:
+    typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+    return typer.Exit(exc.exit_code)
+
+
+def _setup_logs(fmt: str, level: str) -> str:
+    from sync.log import configure
+
+    if fmt not in ("auto", "console", "json"):
+        raise ConfigError(f"--log-format must be auto, console or json, not {fmt!r}")
+    if level.lower() not in ("debug", "info", "warning", "error"):
+        raise ConfigError(f"--log-level must be debug, info, warning or error, not {level!r}")
+    return configure(fmt, level)  # type: ignore[arg-type]
+
+
+def _load(path: Path) -> Any:
+    from sync.config import load_config
+
+    return load_config(path)
+
+
+@app.command()
+def run(
+    config: ConfigOpt,
+    stream: Annotated[list[str] | None, typer.Option("--stream", "-s",
+                                                     help="Run only this stream (repeat).")] = None,
+    full_refresh: Annotated[bool, typer.Option("--full-refresh",
+                                               help="Ignore saved state; reload every stream "
+                                                    "from scratch.")] = False,
+    event: Annotated[str | None, typer.Option("--event", help="JSON object passed to "
+                                                              "callbacks as 'event'.")] = None,
+    log_format: LogFormatOpt = "auto",
+    log_level: LogLevelOpt = "info",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q",
+                                        help="No progress and no summary table.")] = False,
+) -> None:
+    """Run a pipeline once. Exit 0: every stream succeeded; 1: a stream failed; 2: bad
+    config or usage; 75: another run of the pipeline holds its lock."""
+    try:
+        chosen = _setup_logs(log_format, log_level)
+        event_value: dict[str, Any] = {}
+        if event is not None:
+            try:
+                event_value = orjson.loads(event)
+            except orjson.JSONDecodeError as exc:
+                raise ConfigError(f"--event is not valid JSON: {exc}") from None
+            if not isinstance(event_value, dict):
+                raise ConfigError("--event must be a JSON object")
+        cfg = _load(config)
+        code = _run(cfg, stream or [], full_refresh, event_value,
+                    interactive=chosen == "console" and not quiet, quiet=quiet)
+    except SyncError as exc:
+        raise _fail(exc) from None
+    raise typer.Exit(code)
+
+
+def _run(cfg: Any, streams: list[str], full_refresh: bool, event: dict[str, Any], *,
+         interactive: bool, quiet: bool) -> int:
+    from rich.console import Console
+
+    from sync.progress import LiveProgress, summary_table
+    from sync.runner import run_pipeline
+
+    cancel = threading.Event()
+    received: list[int] = []
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        received.append(signum)
+        cancel.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in EXIT_SIGNAL}
+    err_console = Console(stderr=True)
+    progress: list[LiveProgress] = []
+
+    def on_plans(plans: Any) -> None:
+        if interactive:
+            live = LiveProgress(err_console, list(plans))
+            live.__enter__()
+            progress.append(live)
+
+    class _Forward:
+        def stream_started(self, plan: Any) -> None:
+            for p in progress:
+                p.stream_started(plan)
+
+        def block_run(self, ev: Any) -> None:
+            for p in progress:
+                p.block_run(ev)
+
+        def stream_finished(self, result: Any) -> None:
+            for p in progress:
+                p.stream_finished(result)
+
+    try:
+        summary = run_pipeline(cfg, streams=streams, full_refresh=full_refresh, event=event,
+                               observers=[_Forward()], cancel=cancel, on_plans=on_plans)
+    finally:
+        for p in progress:
+            p.__exit__(None, None, None)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if not quiet:
+        Console().print(summary_table(summary))
+    if received:
+        return EXIT_SIGNAL.get(signal.Signals(received[0]), 130)
+    return 0 if summary.ok else 1
+
+
+@app.command()
+def validate(config: ConfigOpt,
+             discover: Annotated[bool, typer.Option(help="Also run discovery and check the "
+                                                        "stream selection.")] = True) -> None:
+    """Check a pipeline file (and its stream selection) without moving data."""
+    try:
+        _setup_logs("auto", "warning")
+        cfg = _load(config)
+        if discover:
+            from sync.runner import make_source, plan_pipeline
+
+            plans = plan_pipeline(cfg, make_source(cfg))
+            for p in plans:
+                typer.echo(f"{p.stream} -> {p.destination_table} ({p.replication_method}, "
+                           f"{p.write_mode})")
+    except SyncError as exc:
+        raise _fail(exc) from None
+    typer.echo(f"{config}: ok")
+
+
+@app.command()
+def discover(config: ConfigOpt,
+             output: Annotated[Path | None, typer.Option("--output", "-o",
+                                                         help="Write the catalog here "
+                                                              "instead of stdout.")] = None
+             ) -> None:
+    """Print (or write) the tap's Singer catalog."""
+    try:
+        _setup_logs("auto", "warning")
+        from sync.runner import make_source
+
+        catalog = make_source(_load(config)).discover()
+    except SyncError as exc:
+        raise _fail(exc) from None
+    data = orjson.dumps(catalog, option=orjson.OPT_INDENT_2)
+    if output:
+        output.write_bytes(data + b"\n")
+    else:
+        sys.stdout.write(data.decode() + "\n")
+
+
+def _store(cfg: Any) -> Any:
+    from sync.state import SQLiteStore
+
+    return SQLiteStore(cfg.state_path)
+
+
+@state_app.command("show")
+def state_show(config: ConfigOpt) -> None:
+    """Print the saved bookmarks of every stream, as JSON."""
+    try:
+        cfg = _load(config)
+        data = _store(cfg).bookmarks(cfg.pipeline)
+    except SyncError as exc:
+        raise _fail(exc) from None
+    sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+@state_app.command("clear")
+def state_clear(config: ConfigOpt,
+                stream: Annotated[str | None, typer.Option("--stream", "-s")] = None) -> None:
+    """Forget saved bookmarks (one stream, or all): the next run starts from scratch."""
+    try:
+        cfg = _load(config)
+        _store(cfg).clear_bookmarks(cfg.pipeline, stream)
+        if cfg.destination.target == "duckdb":
+            from sync.runner import make_destination
+
+            dest = make_destination(cfg)
+            dest.open()
+            try:
+                dest.clear_state(stream)  # type: ignore[attr-defined]
+            finally:
+                dest.close()
+    except SyncError as exc:
+        raise _fail(exc) from None
+    typer.echo("cleared")
+
+
+@runs_app.command("list")
+def runs_list(config: ConfigOpt,
+              limit: Annotated[int, typer.Option("--limit", "-n")] = 20) -> None:
+    """The latest runs of a pipeline."""
+    try:
+        cfg = _load(config)
+        records = _store(cfg).runs(cfg.pipeline, limit)
+    except SyncError as exc:
+        raise _fail(exc) from None
+    for r in records:
+        ended = r.ended_at.isoformat(timespec="seconds") if r.ended_at else "-"
+        typer.echo(f"{r.id}\t{r.status}\t{r.execution_date.isoformat(timespec='seconds')}\t"
+                   f"{ended}\t{r.error or ''}")
+
+
+@runs_app.command("show")
+def runs_show(config: ConfigOpt, run_id: Annotated[int, typer.Argument()]) -> None:
+    """Every stream and block run of one run, as JSON."""
+    try:
+        cfg = _load(config)
+        store = _store(cfg)
+        data = {"streams": [s.__dict__ for s in store.stream_results(run_id)],
+                "block_runs": store.block_runs(run_id)}
+    except SyncError as exc:
+        raise _fail(exc) from None
+    sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,27 @@
+"""What the coordinator needs of a destination block."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal, Protocol
+
+import pyarrow as pa
+
+WriteMode = Literal["append", "merge", "replace"]
+
+
+class Destination(Protocol):
+    """A target, built in or external."""
+
+    transactional: bool
+    """True when a batch and its state commit together (state lives in the destination)."""
+
+    def open(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def committed_state(self, stream: str) -> dict[str, Any] | None: ...
+
+    def write(self, *, stream: str, table_name: str, data: pa.Table, schema: pa.Schema,
+              state: Mapping[str, Any] | None, mode: WriteMode, keys: tuple[str, ...],
+              truncate: bool, run_id: int, batch_index: int, block_run: str) -> int: ...

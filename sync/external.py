@@ -1,0 +1,103 @@
+"""An external Singer tap run as a process, one process per stream."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from sync.errors import SourceError
+from sync.plan import StreamPlan
+from sync.process import StderrTail, TempFiles, resolve_argv, spawn
+from sync.reader import SingerReader
+from sync.singer import SourceEvent, select_entry, stream_name
+
+
+class ExternalTap:
+    """Any Singer tap executable: ``--discover``, then ``--catalog`` and ``--state``."""
+
+    def __init__(self, spec: str | tuple[str, ...], config: Mapping[str, Any], base_dir: Path,
+                 catalog_file: Path | None = None) -> None:
+        self.argv = resolve_argv(spec, base_dir)
+        self.config = dict(config)
+        self.base_dir = base_dir
+        self.catalog_file = catalog_file
+        self.name = Path(self.argv[0]).name
+        self._catalog: dict[str, Any] | None = None
+
+    def discover(self) -> dict[str, Any]:
+        """Run the tap with ``--discover`` (or read the configured catalog file)."""
+        if self._catalog is not None:
+            return self._catalog
+        if self.catalog_file is not None:
+            try:
+                catalog = orjson.loads(self.catalog_file.read_bytes())
+            except (OSError, orjson.JSONDecodeError) as exc:
+                raise SourceError(f"cannot read catalog {self.catalog_file}: {exc}") from None
+        else:
+            files = TempFiles()
+            try:
+                cfg = files.write("config.json", self.config)
+                try:
+                    done = subprocess.run([*self.argv, "--config", cfg, "--discover"],
+                                          cwd=self.base_dir, capture_output=True, check=False,
+                                          stdin=subprocess.DEVNULL)
+                except OSError as exc:
+                    raise SourceError(f"cannot start tap {self.name}: {exc}") from None
+            finally:
+                files.close()
+            if done.returncode != 0:
+                tail = done.stderr.decode("utf-8", "replace").strip()[-2000:]
+                raise SourceError(f"tap {self.name} --discover exited with code "
+                                  f"{done.returncode}: {tail}")
+            try:
+                catalog = orjson.loads(done.stdout)
+            except orjson.JSONDecodeError as exc:
+                raise SourceError(f"tap {self.name} --discover did not print a JSON catalog: "
+                                  f"{exc}") from None
+        if not isinstance(catalog, dict) or not isinstance(catalog.get("streams"), list):
+            raise SourceError(f"tap {self.name}: the catalog has no 'streams' list")
+        self._catalog = catalog
+        return catalog
+
+    @contextmanager
+    def read(self, plan: StreamPlan, state: Mapping[str, Any] | None,
+             cancel: threading.Event) -> Iterator[Iterator[SourceEvent]]:
+        catalog = {"streams": [plan.catalog_entry if stream_name(e) == plan.stream
+                               else select_entry(e, selected=False)
+                               for e in self.discover()["streams"]]}
+        with ExitStack() as stack:
+            files = TempFiles()
+            stack.callback(files.close)
+            argv = [*self.argv, "--config", files.write("config.json", self.config),
+                    "--catalog", files.write("catalog.json", catalog)]
+            if state:
+                argv += ["--state", files.write("state.json", state)]
+            try:
+                proc = stack.enter_context(spawn(argv, cwd=self.base_dir, name=self.name))
+            except OSError as exc:
+                raise SourceError(f"cannot start tap {self.name}: {exc}",
+                                  stream=plan.stream) from None
+            assert proc.stderr is not None
+            tail = StderrTail(proc.stderr, name=self.name)
+            yield self._events(proc, tail, plan, cancel)
+
+    def _events(self, proc: subprocess.Popen[bytes], tail: StderrTail, plan: StreamPlan,
+                cancel: threading.Event) -> Iterator[SourceEvent]:
+        assert proc.stdout is not None
+        reader = SingerReader(expect_stream=plan.stream)
+        for event in reader.read(proc.stdout):
+            if cancel.is_set():
+                proc.kill()
+                return
+            yield event
+        code = proc.wait()
+        if code != 0:
+            raise SourceError(f"tap {self.name} exited with code {code}: "
+                              f"{tail.text()[-2000:] or '(no stderr)'}", stream=plan.stream,
+                              line=reader.lines_read or None)

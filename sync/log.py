@@ -1,0 +1,48 @@
+"""structlog setup: readable on a terminal, JSON lines otherwise.
+
+Every line carries what is bound in context: pipeline, run id, stream and
+block run, bound by the coordinator as it goes.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Literal, TextIO
+
+import structlog
+
+LogFormat = Literal["auto", "console", "json"]
+
+
+def configure(fmt: LogFormat = "auto", level: str = "info",
+              stream: TextIO | None = None) -> Literal["console", "json"]:
+    """Configure structlog for the process; returns the format chosen."""
+    out = stream or sys.stderr
+    chosen: Literal["console", "json"]
+    if fmt == "auto":
+        chosen = "console" if out.isatty() else "json"
+    else:
+        chosen = fmt
+    renderer: structlog.types.Processor
+    if chosen == "json":
+        renderer = structlog.processors.JSONRenderer()
+    else:
+        renderer = structlog.dev.ConsoleRenderer(colors=out.isatty())
+    processors: list[structlog.types.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.StackInfoRenderer(),
+    ]
+    if chosen == "json":
+        processors.append(structlog.processors.format_exc_info)
+    processors.append(renderer)
+    structlog.configure(
+        processors=processors,
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping()[level.upper()]),
+        logger_factory=structlog.PrintLoggerFactory(out),
+        cache_logger_on_first_use=False,
+    )
+    return chosen

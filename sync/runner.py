@@ -1,0 +1,153 @@
+"""One pipeline run, from config to summary: lock, discover, plan, coordinate, record."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import structlog
+from filelock import FileLock, Timeout
+
+from sync.config import PipelineConfig
+from sync.coordinator import Coordinator, Observer, RunContext
+from sync.destination import Destination
+from sync.errors import ConfigError, LockHeldError, SourceError
+from sync.executor import Executor, ThreadExecutor
+from sync.history import HistoryRecorder
+from sync.plan import StreamPlan, build_plans
+from sync.runs import RunStatus, RunSummary
+from sync.source import Source
+from sync.state import SQLiteStore
+
+log = structlog.get_logger("sync.runner")
+
+
+def work_dir(cfg: PipelineConfig) -> Path:
+    """The folder for locks and caches: beside the state database."""
+    return cfg.state_path.parent
+
+
+@contextmanager
+def pipeline_lock(cfg: PipelineConfig) -> Iterator[None]:
+    """Hold the pipeline's lock, or raise LockHeldError at once."""
+    path = work_dir(cfg) / "locks" / f"{cfg.pipeline}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(path), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise LockHeldError(f"another run of pipeline '{cfg.pipeline}' is in progress "
+                            f"(lock {path})") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def make_source(cfg: PipelineConfig) -> Source:
+    from taps import BUILTIN_TAPS
+
+    tap = cfg.source.tap
+    if isinstance(tap, str) and tap in BUILTIN_TAPS and cfg.source.pip_url is None:
+        return BUILTIN_TAPS[tap].build(cfg.source.config, cfg.base_dir)
+    from sync.external import ExternalTap
+
+    catalog = cfg.resolve(cfg.source.catalog) if cfg.source.catalog else None
+    return ExternalTap(tap, cfg.source.config, cfg.base_dir, catalog)
+
+
+def make_destination(cfg: PipelineConfig) -> Destination:
+    target = cfg.destination.target
+    if target == "duckdb":
+        from targets.duckdb import DuckDBConfig, DuckDBDestination
+
+        return DuckDBDestination(DuckDBConfig.model_validate(cfg.destination.config),
+                                 pipeline=cfg.pipeline, base_dir=cfg.base_dir)
+    raise ConfigError(f"target {target!r}: only the built-in 'duckdb' target is supported "
+                      "in this version", file=str(cfg.file), key="destination.target")
+
+
+def _with_file(exc: ConfigError, cfg: PipelineConfig) -> ConfigError:
+    if exc.file:
+        return exc
+    return ConfigError(exc.detail, file=str(cfg.file), line=exc.line, key=exc.key)
+
+
+def plan_pipeline(cfg: PipelineConfig, source: Source, *, streams: Sequence[str] = (),
+                  full_refresh: bool = False) -> list[StreamPlan]:
+    """Discover the tap's streams and plan the selected ones."""
+    try:
+        catalog = source.discover()
+        return build_plans(cfg, catalog, only=streams, full_refresh=full_refresh)
+    except ConfigError as exc:
+        raise _with_file(exc, cfg) from None
+
+
+def run_pipeline(cfg: PipelineConfig, *, streams: Sequence[str] = (),
+                 full_refresh: bool = False, event: Mapping[str, Any] | None = None,
+                 observers: Sequence[Observer] = (), executor: Executor | None = None,
+                 cancel: threading.Event | None = None,
+                 on_plans: Any = None) -> RunSummary:
+    """Run the pipeline once; returns its summary. Raises only for config and lock errors."""
+    cancel = cancel or threading.Event()
+    with pipeline_lock(cfg):
+        store = SQLiteStore(cfg.state_path)
+        try:
+            return _run_locked(cfg, store, streams, full_refresh, dict(event or {}),
+                               observers, executor, cancel, on_plans)
+        finally:
+            store.close()
+
+
+def _run_locked(cfg: PipelineConfig, store: SQLiteStore, streams: Sequence[str],
+                full_refresh: bool, event: dict[str, Any], observers: Sequence[Observer],
+                executor: Executor | None, cancel: threading.Event,
+                on_plans: Any) -> RunSummary:
+    source = make_source(cfg)
+    destination = make_destination(cfg)
+    run = store.start_run(cfg.pipeline, datetime.now(UTC), event)
+    structlog.contextvars.bind_contextvars(pipeline=cfg.pipeline, run_id=run.id)
+    log.info("run started", full_refresh=full_refresh, trigger=event or None)
+    status: RunStatus = "failed"
+    error: str | None = None
+    try:
+        try:
+            plans = plan_pipeline(cfg, source, streams=streams, full_refresh=full_refresh)
+        except SourceError as exc:
+            error = f"discovery failed: {exc}"
+            raise
+        if on_plans is not None:
+            on_plans(plans)
+        destination.open()
+        try:
+            ctx = RunContext(run, cfg.source.uuid, cfg.destination.uuid, event, full_refresh,
+                             cfg.retries, cfg.retry_backoff)
+            coordinator = Coordinator(ctx, source, destination, store,
+                                      [HistoryRecorder(store, run), *observers],
+                                      executor or ThreadExecutor(cfg.max_parallel_streams),
+                                      cancel)
+            results = coordinator.run(plans)
+        finally:
+            destination.close()
+        if cancel.is_set():
+            status = "cancelled"
+        elif all(r.status == "success" for r in results):
+            status = "success"
+        failed = [r.stream for r in results if r.status == "failed"]
+        if failed:
+            error = f"streams failed: {', '.join(failed)}"
+        final = dataclasses.replace(run, status=status)
+        log.info("run finished", status=status, streams=len(results),
+                 rows=sum(r.rows for r in results))
+        return RunSummary(final, tuple(results), datetime.now(UTC))
+    except BaseException as exc:
+        error = error or f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        store.finish_run(run, status, error)
+        structlog.contextvars.clear_contextvars()
