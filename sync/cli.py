@@ -133,7 +133,9 @@ def _run(cfg: Any, streams: list[str], full_refresh: bool, event: dict[str, Any]
         for s, handler in previous.items():
             signal.signal(s, handler)
     if not quiet:
-        Console().print(summary_table(summary))
+        out = Console()
+        out.print(summary_table(summary))
+        out.print(f"Data landed in {summary.destination}.")
     if received:
         return EXIT_SIGNAL.get(signal.Signals(received[0]), 130)
     return 0 if summary.ok else 1

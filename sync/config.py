@@ -113,7 +113,7 @@ class PipelineConfig(_Model):
     def resolve(self, path: str) -> Path:
         """A path from the file, resolved against the file's folder."""
         p = Path(path).expanduser()
-        return p if p.is_absolute() else self.base_dir / p
+        return (p if p.is_absolute() else self.base_dir / p).resolve()
 
     @property
     def state_path(self) -> Path:

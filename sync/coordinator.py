@@ -9,6 +9,7 @@ stops the others; retries resume from the last committed state.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -144,7 +145,7 @@ class Coordinator:
                 batches += progress.batches
                 status, error = "cancelled", None
                 break
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - a stream's failure stays in the stream
                 rows += progress.rows
                 batches += progress.batches
                 index = progress.index
@@ -183,10 +184,8 @@ class Coordinator:
         finally:
             stop.set()
             while producer.is_alive():
-                try:
+                with contextlib.suppress(queue.Empty):
                     q.get(timeout=0.05)
-                except queue.Empty:
-                    pass
             producer.join()
 
     def _produce(self, plan: StreamPlan, state: Mapping[str, Any] | None, first_index: int,
@@ -212,7 +211,7 @@ class Coordinator:
                                          first_index=first_index):
                     if not put(("batch", batch)):
                         return
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, re-raised there
             put(("error", exc))
             return
         put(("end", None))
@@ -243,7 +242,7 @@ class Coordinator:
                     keys=batch.schema.key_properties or plan.key_properties,
                     truncate=truncate, run_id=self.ctx.run.id, batch_index=batch.index,
                     block_run=block_run)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - wrapped with its stream and block run
                 err = _as_stream_error(exc, plan.stream, block_run, DestinationError)
                 self._emit(plan, "destination", batch.index, batch.is_last, "failure",
                            load_started, 0, err)

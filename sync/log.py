@@ -20,10 +20,7 @@ def configure(fmt: LogFormat = "auto", level: str = "info",
     """Configure structlog for the process; returns the format chosen."""
     out = stream or sys.stderr
     chosen: Literal["console", "json"]
-    if fmt == "auto":
-        chosen = "console" if out.isatty() else "json"
-    else:
-        chosen = fmt
+    chosen = ("console" if out.isatty() else "json") if fmt == "auto" else fmt
     renderer: structlog.types.Processor
     if chosen == "json":
         renderer = structlog.processors.JSONRenderer()

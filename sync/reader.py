@@ -11,7 +11,7 @@ which either succeeds or names the exact line and field at fault.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import IO, Any
 
 import numpy as np
@@ -117,17 +117,16 @@ class SingerReader:
         return table if table.num_rows == expect_rows else None
 
     def _split(self, table: pa.Table, cur: str, lines: list[bytes], start: int,
-               first_line: int) -> Iterator[SourceEvent]:
+               first_line: int) -> Generator[SourceEvent, None, int]:
         """Emit the bulk-parsed rows; returns how many lines were consumed."""
         kinds = table.column("type")
         names = table.column("stream")
         ok = pc.and_(pc.fill_null(pc.equal(kinds, "RECORD"), False),
                      pc.fill_null(pc.equal(names, cur), False))
-        others = np.flatnonzero(~ok.to_numpy(zero_copy_only=False))
+        others = [int(j) for j in np.flatnonzero(~ok.to_numpy(zero_copy_only=False))]
         records = table.column("record")
         done = 0
         for j in others:
-            j = int(j)
             if j > done:
                 yield self._chunk(cur, records.slice(done, j - done), first_line + start + done)
             line_no = first_line + start + j
@@ -137,7 +136,7 @@ class SingerReader:
                 return done
         if done < table.num_rows:
             yield self._chunk(cur, records.slice(done), first_line + start + done)
-        return table.num_rows
+        return int(table.num_rows)
 
     def _chunk(self, stream: str, records: pa.ChunkedArray, first_line: int) -> RecordChunk:
         schema = self.schemas[stream]
@@ -169,7 +168,7 @@ class SingerReader:
                               line_no=line_no)
             kind = msg["type"]
             name = msg.get("stream")
-            if kind == "RECORD" and name == pending_stream:
+            if kind == "RECORD" and pending_stream is not None and name == pending_stream:
                 pending.append(_record_of(msg, name, line_no))
                 continue
             if pending_stream is not None:

@@ -144,7 +144,7 @@ def _run_locked(cfg: PipelineConfig, store: SQLiteStore, streams: Sequence[str],
         final = dataclasses.replace(run, status=status)
         log.info("run finished", status=status, streams=len(results),
                  rows=sum(r.rows for r in results))
-        return RunSummary(final, tuple(results), datetime.now(UTC))
+        return RunSummary(final, tuple(results), datetime.now(UTC), destination.describe())
     except BaseException as exc:
         error = error or f"{type(exc).__name__}: {exc}"
         raise

@@ -90,6 +90,7 @@ class RunSummary:
     run: PipelineRun
     streams: tuple[StreamResult, ...]
     ended_at: datetime
+    destination: str = ""
 
     @property
     def ok(self) -> bool:

@@ -54,7 +54,7 @@ def _single_schema(schema: Mapping[str, Any]) -> Mapping[str, Any]:
 
 def arrow_field(name: str, schema: Mapping[str, Any]) -> pa.Field:
     """The Arrow field for one property of a Singer schema."""
-    types, nullable = _types_of(schema)
+    types, _nullable = _types_of(schema)
     schema = _single_schema(schema)
     json_field = pa.field(name, pa.string(), nullable=True, metadata=JSON_METADATA)
     if set(types) == {"integer", "number"}:

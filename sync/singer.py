@@ -184,6 +184,7 @@ def select_entry(entry: Mapping[str, Any], *, selected: bool,
     if selected:
         # Properties are selected unless the catalog explicitly excludes them.
         for item in out["metadata"]:
-            if item.get("breadcrumb") and item.get("metadata", {}).get("inclusion") != "unsupported":
-                item["metadata"].setdefault("selected", True)
+            md_item = item.get("metadata", {})
+            if item.get("breadcrumb") and md_item.get("inclusion") != "unsupported":
+                md_item.setdefault("selected", True)
     return out

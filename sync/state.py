@@ -148,7 +148,7 @@ class SQLiteStore:
     def record_block_run(self, event: BlockRunEvent) -> None:
         with self._tx() as con:
             con.execute(
-                "INSERT OR REPLACE INTO block_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "REPLACE INTO block_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (event.pipeline_run.id, event.uuid, event.block_uuid, event.block_type,
                  event.stream, event.index, int(event.is_last_block_run), event.status,
                  event.rows, _ts(event.started_at), _ts(event.ended_at),
@@ -171,7 +171,7 @@ class SQLiteStore:
     def block_runs(self, run_id: int) -> list[dict[str, Any]]:
         rows = self._query(
             "SELECT uuid, block_type, stream, batch_index, is_last, status, rows, started_at, "
-            "ended_at, error FROM block_runs WHERE run_id = ? ORDER BY started_at, uuid",
+            "ended_at, error FROM block_runs WHERE run_id = ? ORDER BY rowid",
             (run_id,))
         keys = ("uuid", "block_type", "stream", "index", "is_last_block_run", "status", "rows",
                 "started_at", "ended_at", "error")

@@ -7,6 +7,7 @@ the bookmark can never disagree, whatever instant the process dies at.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Mapping
@@ -50,7 +51,7 @@ class DuckDBDestination:
 
     def __init__(self, config: DuckDBConfig, *, pipeline: str, base_dir: Path) -> None:
         path = Path(config.path)
-        self.path = path if path.is_absolute() else base_dir / path
+        self.path = (path if path.is_absolute() else base_dir / path).resolve()
         self.schema = config.schema_
         self.pipeline = pipeline
         self._config = config
@@ -78,6 +79,10 @@ class DuckDBDestination:
             "batch_index BIGINT, committed_at TIMESTAMPTZ)"
         )
         self._con = con
+
+    def describe(self) -> str:
+        """Where the data lands, for people."""
+        return f"DuckDB file {self.path}, schema {self.schema}"
 
     def close(self) -> None:
         if self._con is not None:
@@ -215,10 +220,8 @@ class DuckDBDestination:
 
 
 def _rollback(cur: duckdb.DuckDBPyConnection) -> None:
-    try:
+    with contextlib.suppress(duckdb.Error):
         cur.execute("ROLLBACK")
-    except duckdb.Error:
-        pass
 
 
 def _last_per_key(data: pa.Table, keys: tuple[str, ...]) -> pa.Table:

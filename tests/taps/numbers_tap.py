@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""A small real Singer tap for tests, run as a subprocess.
+
+Config keys:
+  streams: {name: {"count": N, "bad_line_at": K | null, "keys": true}}
+  state_every: emit STATE after every this many records (default 10)
+  exit_code: exit with this code after writing everything (default 0)
+  fail_after: exit with code 3 after this many records of the first stream
+  extra_lines: raw lines written before anything else
+Records are {"id": i, "value": i * 1.5, "label": "row-i", "updated_at": ...}; a
+stream is incremental on "id", and --state resumes after the bookmarked id.
+"""
+
+import argparse
+import datetime
+import json
+import sys
+
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "value": {"type": ["number", "null"]},
+        "label": {"type": ["string", "null"]},
+        "updated_at": {"type": ["string", "null"], "format": "date-time"},
+    },
+}
+
+
+def load(path):
+    with open(path) as fh:
+        return json.load(fh)
+
+
+def out(msg):
+    sys.stdout.write(json.dumps(msg) + "\n")
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--config", required=True)
+    p.add_argument("--discover", action="store_true")
+    p.add_argument("--catalog")
+    p.add_argument("--properties")
+    p.add_argument("--state")
+    a = p.parse_args()
+    cfg = load(a.config)
+    streams = cfg.get("streams", {"numbers": {"count": 10}})
+    if a.discover:
+        out_streams = []
+        for name, spec in streams.items():
+            keys = ["id"] if spec.get("keys", True) else []
+            out_streams.append({
+                "tap_stream_id": name, "stream": name, "schema": SCHEMA,
+                "key_properties": keys, "replication_key": "id",
+                "metadata": [{"breadcrumb": [], "metadata": {
+                    "table-key-properties": keys, "valid-replication-keys": ["id"]}}],
+            })
+        json.dump({"streams": out_streams}, sys.stdout)
+        return 0
+    catalog = load(a.catalog or a.properties)
+    selected = []
+    for entry in catalog["streams"]:
+        md = {tuple(m["breadcrumb"]): m["metadata"] for m in entry.get("metadata", [])}
+        if md.get((), {}).get("selected"):
+            selected.append(entry["stream"])
+    state = load(a.state) if a.state else {}
+    for line in cfg.get("extra_lines", []):
+        sys.stdout.write(line + "\n")
+    every = cfg.get("state_every", 10)
+    base = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    emitted = 0
+    for name in selected:
+        spec = streams[name]
+        keys = ["id"] if spec.get("keys", True) else []
+        out({"type": "SCHEMA", "stream": name, "schema": SCHEMA, "key_properties": keys,
+             "bookmark_properties": ["id"]})
+        start = state.get("bookmarks", {}).get(name, {}).get("replication_key_value", 0)
+        bookmark = start
+        for i in range(start + 1, spec["count"] + 1):
+            if spec.get("bad_line_at") == i:
+                out({"type": "RECORD", "stream": name,
+                     "record": {"id": "not-a-number", "value": 1.0}})
+            else:
+                out({"type": "RECORD", "stream": name, "record": {
+                    "id": i, "value": i * 1.5, "label": f"row-{i}",
+                    "updated_at": (base + datetime.timedelta(minutes=i)).isoformat()}})
+            bookmark = i
+            emitted += 1
+            if cfg.get("fail_after") is not None and emitted >= cfg["fail_after"]:
+                sys.stdout.flush()
+                sys.stderr.write("numbers_tap: simulated crash\n")
+                return 3
+            if i % every == 0:
+                out({"type": "STATE", "value": {"bookmarks": {
+                    name: {"replication_key": "id", "replication_key_value": bookmark}}}})
+        out({"type": "STATE", "value": {"bookmarks": {
+            name: {"replication_key": "id", "replication_key_value": bookmark}}}})
+    return cfg.get("exit_code", 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
