@@ -34,6 +34,7 @@ from sync.singer import (
 from sync.validate import first_violation
 
 BLOCK_BYTES = 8 << 20
+PARSE_BLOCK_BYTES = 1 << 20  # Arrow parses blocks of this size in parallel
 
 
 def iter_blocks(stream: IO[bytes], block_bytes: int = BLOCK_BYTES) -> Iterator[bytes]:
@@ -70,9 +71,7 @@ class SingerReader:
     def read(self, stream: IO[bytes]) -> Iterator[SourceEvent]:
         """Every event of the byte stream, in order."""
         for block in iter_blocks(stream):
-            first = self.lines_read + 1
-            self.lines_read += block.count(b"\n")
-            yield from self._block(block, first)
+            yield from self._block(block, self.lines_read + 1)
 
     # -------------------------------------------------------------- blocks
 
@@ -81,6 +80,14 @@ class SingerReader:
         lines.pop()  # the block ends with a newline
         i = 0
         n = len(lines)
+        self.lines_read += n
+        if not block.isascii():
+            try:
+                block.decode("utf-8")
+            except UnicodeDecodeError:
+                # Arrow skips fields it does not read; go line by line to name the line.
+                yield from self._slow(lines, first_line)
+                return
         while i < n:
             cur = self._current
             if cur is not None and not self.schemas[cur].bulk_parsable:
@@ -108,7 +115,7 @@ class SingerReader:
         try:
             table = pj.read_json(
                 io.BytesIO(data),
-                read_options=pj.ReadOptions(block_size=max(len(data), 1 << 20)),
+                read_options=pj.ReadOptions(block_size=PARSE_BLOCK_BYTES),
                 parse_options=pj.ParseOptions(explicit_schema=self._envelope(stream),
                                               unexpected_field_behavior="ignore"),
             )
@@ -128,23 +135,23 @@ class SingerReader:
         done = 0
         for j in others:
             if j > done:
-                yield self._chunk(cur, records.slice(done, j - done), first_line + start + done)
+                yield from self._chunk(cur, records.slice(done, j - done),
+                                       first_line + start + done)
             line_no = first_line + start + j
             yield from self._slow(lines[start + j:start + j + 1], line_no)
             done = j + 1
             if self._current != cur or cur not in self._envelopes:
                 return done
         if done < table.num_rows:
-            yield self._chunk(cur, records.slice(done), first_line + start + done)
+            yield from self._chunk(cur, records.slice(done), first_line + start + done)
         return int(table.num_rows)
 
-    def _chunk(self, stream: str, records: pa.ChunkedArray, first_line: int) -> RecordChunk:
+    def _chunk(self, stream: str, records: pa.ChunkedArray,
+               first_line: int) -> Iterator[RecordChunk]:
         schema = self.schemas[stream]
         parts = [pa.Table.from_struct_array(c) for c in records.chunks if len(c)]
         table = pa.concat_tables(parts) if parts else schema.read_arrow.empty_table()
-        table = schema.finish(table)
-        _check_required(table, schema, first_line)
-        return RecordChunk(stream, table, first_line)
+        yield from _checked(stream, schema.finish(table), schema, first_line)
 
     def _envelope(self, stream: str) -> pa.Schema:
         env = self._envelopes.get(stream)
@@ -172,7 +179,7 @@ class SingerReader:
                 pending.append(_record_of(msg, name, line_no))
                 continue
             if pending_stream is not None:
-                yield self._rows(pending_stream, pending, pending_first)
+                yield from self._rows(pending_stream, pending, pending_first)
                 pending, pending_stream = [], None
             if kind == "RECORD":
                 assert isinstance(name, str)
@@ -191,7 +198,7 @@ class SingerReader:
                 assert isinstance(name, str)
                 yield ControlMessage(kind, name, msg, line_no)
         if pending_stream is not None:
-            yield self._rows(pending_stream, pending, pending_first)
+            yield from self._rows(pending_stream, pending, pending_first)
 
     def _on_schema(self, sm: SchemaMessage) -> Iterator[SourceEvent]:
         old = self.schemas.get(sm.stream)
@@ -202,20 +209,23 @@ class SingerReader:
         self._current = sm.stream
         yield sm
 
-    def _rows(self, stream: str, rows: list[dict[str, Any]], first_line: int) -> RecordChunk:
+    def _rows(self, stream: str, rows: list[dict[str, Any]],
+              first_line: int) -> Iterator[RecordChunk]:
         schema = self.schemas[stream]
         try:
             table = records_to_table(rows, schema)
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError,
                 OverflowError, TypeError, ValueError) as exc:
             found = first_violation(rows, schema)
-            if found is not None:
-                index, message = found
-                raise SchemaViolation(message, stream=stream, line=first_line + index) from None
-            raise SchemaViolation(f"records do not fit the schema: {exc}", stream=stream,
-                                  line=first_line) from None
-        _check_required(table, schema, first_line)
-        return RecordChunk(stream, table, first_line)
+            if found is None:
+                raise SchemaViolation(f"records do not fit the schema: {exc}", stream=stream,
+                                      line=first_line) from None
+            index, message = found
+            if index:
+                # The records before the bad one are good: hand them over first.
+                yield from self._rows(stream, rows[:index], first_line)
+            raise SchemaViolation(message, stream=stream, line=first_line + index) from None
+        yield from _checked(stream, table, schema, first_line)
 
 
 def _record_of(msg: dict[str, Any], stream: str, line_no: int) -> dict[str, Any]:
@@ -252,12 +262,23 @@ def records_to_table(rows: list[dict[str, Any]], schema: StreamSchema) -> pa.Tab
     return schema.finish(table)
 
 
-def _check_required(table: pa.Table, schema: StreamSchema, first_line: int) -> None:
+def _checked(stream: str, table: pa.Table, schema: StreamSchema,
+             first_line: int) -> Iterator[RecordChunk]:
+    """The chunk if every required property is present; else the good prefix, then raise."""
+    bad: tuple[int, str] | None = None
     for name in schema.required:
         if name not in table.column_names:
             continue
         col = table.column(name)
         if col.null_count:
             index = int(np.flatnonzero(col.is_null().to_numpy(zero_copy_only=False))[0])
-            raise SchemaViolation(f"required property '{name}' is missing or null",
-                                  stream=schema.stream, line=first_line + index)
+            if bad is None or index < bad[0]:
+                bad = (index, name)
+    if bad is None:
+        yield RecordChunk(stream, table, first_line)
+        return
+    index, name = bad
+    if index:
+        yield RecordChunk(stream, table.slice(0, index), first_line)
+    raise SchemaViolation(f"required property '{name}' is missing or null", stream=stream,
+                          line=first_line + index)
