@@ -11,7 +11,8 @@ import sys
 
 def main() -> int:
     args = sys.argv[1:]
-    cfg = json.load(open(args[args.index("--config") + 1]))
+    with open(args[args.index("--config") + 1]) as fh:
+        cfg = json.load(fh)
     if "--discover" in args:
         streams = {}
         with open(cfg["file"], "rb") as fh:

@@ -90,10 +90,9 @@ class DuckDBDestination:
     def close(self) -> None:
         """Checkpoint (fold the WAL into the file) and close."""
         if self._con is not None:
-            try:
+            # Committed data is safe in the WAL even if this fails; the next open replays it.
+            with contextlib.suppress(duckdb.Error):
                 self._con.execute("CHECKPOINT")
-            except duckdb.Error:
-                pass  # committed data is safe in the WAL; the next open replays it
             self._con.close()
             self._con = None
 
