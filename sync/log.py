@@ -15,6 +15,16 @@ import structlog
 LogFormat = Literal["auto", "console", "json"]
 
 
+class _CurrentStderr:
+    """Writes to whatever ``sys.stderr`` is now, so the live progress view can take it."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure(fmt: LogFormat = "auto", level: str = "info",
               stream: TextIO | None = None) -> Literal["console", "json"]:
     """Configure structlog for the process; returns the format chosen."""
@@ -39,7 +49,8 @@ def configure(fmt: LogFormat = "auto", level: str = "info",
         processors=processors,
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]),
-        logger_factory=structlog.PrintLoggerFactory(out),
+        logger_factory=structlog.PrintLoggerFactory(
+            out if stream is not None else _CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
     return chosen
