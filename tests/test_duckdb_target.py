@@ -96,7 +96,7 @@ def test_failed_batch_commits_neither_rows_nor_state(dest: DuckDBDestination,
         dest.write(stream="s", table_name="t", data=bad, schema=bad.schema, state={"n": 2},
                    mode="append", keys=(), truncate=True, run_id=1, batch_index=1,
                    block_run="destination:s:1")
-    assert "destination:s:1" == info.value.block_run
+    assert info.value.block_run == "destination:s:1"
     assert dest.committed_state("s") == {"n": 1}
     dest.close()
     assert query(tmp_path / "w.duckdb", "SELECT id FROM raw.t") == [(1,)]
