@@ -149,10 +149,17 @@ def validate(config: ConfigOpt,
     try:
         _setup_logs("auto", "warning")
         cfg = _load(config)
+        from callbacks.runtime import load_blocks
+
+        blocks = load_blocks(cfg)
+        for block in blocks:
+            names = ", ".join(f"{f.name} ({'/'.join(sorted(f.statuses))}, {f.scope})"
+                              for f in block.functions)
+            typer.echo(f"callback block {block.uuid}: {names}")
         if discover:
             from sync.runner import make_source, plan_pipeline
 
-            plans = plan_pipeline(cfg, make_source(cfg))
+            plans = plan_pipeline(cfg, make_source(cfg), blocks=blocks)
             for p in plans:
                 typer.echo(f"{p.stream} -> {p.destination_table} ({p.replication_method}, "
                            f"{p.write_mode})")
@@ -242,7 +249,8 @@ def runs_show(config: ConfigOpt, run_id: Annotated[int, typer.Argument()]) -> No
         cfg = _load(config)
         store = _store(cfg)
         data = {"streams": [s.__dict__ for s in store.stream_results(run_id)],
-                "block_runs": store.block_runs(run_id)}
+                "block_runs": store.block_runs(run_id),
+                "run_callbacks": store.run_callbacks(run_id)}
     except SyncError as exc:
         raise _fail(exc) from None
     sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")

@@ -59,9 +59,11 @@ class CallbackSettings(_Model):
     """A callback block attached to parent blocks and streams."""
 
     file: str
-    uuid: str | None = None
+    uuid: str | None = Field(None, pattern=_NAME.pattern)
     parents: tuple[str, ...] | None = None
     streams: tuple[str, ...] = ("*",)
+    scope: Literal["batch", "run"] | None = Field(
+        None, description="'run': every function of the file runs once when the run ends.")
 
 
 class AlertSettings(_Model):

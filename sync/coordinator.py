@@ -228,7 +228,7 @@ class Coordinator:
                                        f"{self.ctx.source_uuid}:{plan.stream}:{progress.index}",
                                        SourceError)
                 self._emit(plan, "source", progress.index, False, "failure", extract_started,
-                           0, exc)
+                           0, exc, table=plan.schema.arrow.empty_table())
                 raise exc
             batch: Batch = payload
             self._emit(plan, "source", batch.index, batch.is_last, "success", batch.started_at,
@@ -245,7 +245,7 @@ class Coordinator:
             except Exception as exc:  # noqa: BLE001 - wrapped with its stream and block run
                 err = _as_stream_error(exc, plan.stream, block_run, DestinationError)
                 self._emit(plan, "destination", batch.index, batch.is_last, "failure",
-                           load_started, 0, err)
+                           load_started, 0, err, table=batch.table)
                 raise err from None
             truncate = False
             progress.committed(batch, loaded)

@@ -13,6 +13,7 @@ from typing import Any
 import structlog
 from filelock import FileLock, Timeout
 
+from callbacks.runtime import CallbackBlock, CallbackDispatcher, check_streams, load_blocks
 from sync.config import PipelineConfig
 from sync.coordinator import Coordinator, Observer, RunContext
 from sync.destination import Destination
@@ -21,6 +22,7 @@ from sync.executor import Executor, ThreadExecutor
 from sync.history import HistoryRecorder
 from sync.plan import StreamPlan, build_plans
 from sync.runs import RunStatus, RunSummary
+from sync.singer import catalog_streams, stream_name
 from sync.source import Source
 from sync.state import SQLiteStore
 
@@ -79,11 +81,14 @@ def _with_file(exc: ConfigError, cfg: PipelineConfig) -> ConfigError:
 
 
 def plan_pipeline(cfg: PipelineConfig, source: Source, *, streams: Sequence[str] = (),
-                  full_refresh: bool = False) -> list[StreamPlan]:
-    """Discover the tap's streams and plan the selected ones."""
+                  full_refresh: bool = False,
+                  blocks: Sequence[CallbackBlock] = ()) -> list[StreamPlan]:
+    """Discover the tap's streams and plan the selected ones; check callback streams."""
     try:
         catalog = source.discover()
-        return build_plans(cfg, catalog, only=streams, full_refresh=full_refresh)
+        plans = build_plans(cfg, catalog, only=streams, full_refresh=full_refresh)
+        check_streams(blocks, (stream_name(e) for e in catalog_streams(catalog)), cfg)
+        return plans
     except ConfigError as exc:
         raise _with_file(exc, cfg) from None
 
@@ -95,16 +100,18 @@ def run_pipeline(cfg: PipelineConfig, *, streams: Sequence[str] = (),
                  on_plans: Any = None) -> RunSummary:
     """Run the pipeline once; returns its summary. Raises only for config and lock errors."""
     cancel = cancel or threading.Event()
+    blocks = load_blocks(cfg)  # user code is checked before any data moves
     with pipeline_lock(cfg):
         store = SQLiteStore(cfg.state_path)
         try:
-            return _run_locked(cfg, store, streams, full_refresh, dict(event or {}),
+            return _run_locked(cfg, store, blocks, streams, full_refresh, dict(event or {}),
                                observers, executor, cancel, on_plans)
         finally:
             store.close()
 
 
-def _run_locked(cfg: PipelineConfig, store: SQLiteStore, streams: Sequence[str],
+def _run_locked(cfg: PipelineConfig, store: SQLiteStore, blocks: Sequence[CallbackBlock],
+                streams: Sequence[str],
                 full_refresh: bool, event: dict[str, Any], observers: Sequence[Observer],
                 executor: Executor | None, cancel: threading.Event,
                 on_plans: Any) -> RunSummary:
@@ -117,18 +124,20 @@ def _run_locked(cfg: PipelineConfig, store: SQLiteStore, streams: Sequence[str],
     error: str | None = None
     try:
         try:
-            plans = plan_pipeline(cfg, source, streams=streams, full_refresh=full_refresh)
+            plans = plan_pipeline(cfg, source, streams=streams, full_refresh=full_refresh,
+                                  blocks=blocks)
         except SourceError as exc:
             error = f"discovery failed: {exc}"
             raise
         if on_plans is not None:
             on_plans(plans)
+        dispatcher = CallbackDispatcher(blocks, timeout=cfg.callback_timeout, recorder=store)
         destination.open()
         try:
             ctx = RunContext(run, cfg.source.uuid, cfg.destination.uuid, event, full_refresh,
                              cfg.retries, cfg.retry_backoff)
             coordinator = Coordinator(ctx, source, destination, store,
-                                      [HistoryRecorder(store, run), *observers],
+                                      [HistoryRecorder(store, run), dispatcher, *observers],
                                       executor or ThreadExecutor(cfg.max_parallel_streams),
                                       cancel)
             results = coordinator.run(plans)
@@ -144,7 +153,11 @@ def _run_locked(cfg: PipelineConfig, store: SQLiteStore, streams: Sequence[str],
         final = dataclasses.replace(run, status=status)
         log.info("run finished", status=status, streams=len(results),
                  rows=sum(r.rows for r in results))
-        return RunSummary(final, tuple(results), datetime.now(UTC), destination.describe())
+        summary = RunSummary(final, tuple(results), datetime.now(UTC), destination.describe())
+        called = dispatcher.run_finished(summary, event)
+        if called:
+            store.record_run_callbacks(run, [c.as_dict() for c in called])
+        return summary
     except BaseException as exc:
         error = error or f"{type(exc).__name__}: {exc}"
         raise

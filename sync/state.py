@@ -27,12 +27,12 @@ CREATE TABLE IF NOT EXISTS bookmarks (
     run_id INTEGER, updated_at TEXT NOT NULL, PRIMARY KEY (pipeline, stream));
 CREATE TABLE IF NOT EXISTS pipeline_runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT, pipeline TEXT NOT NULL, status TEXT NOT NULL,
-    execution_date TEXT NOT NULL, ended_at TEXT, event TEXT, error TEXT);
+    execution_date TEXT NOT NULL, ended_at TEXT, event TEXT, error TEXT, callbacks TEXT);
 CREATE TABLE IF NOT EXISTS block_runs (
     run_id INTEGER NOT NULL, uuid TEXT NOT NULL, block_uuid TEXT NOT NULL,
     block_type TEXT NOT NULL, stream TEXT NOT NULL, batch_index INTEGER NOT NULL,
     is_last INTEGER NOT NULL, status TEXT NOT NULL, rows INTEGER NOT NULL,
-    started_at TEXT NOT NULL, ended_at TEXT NOT NULL, error TEXT,
+    started_at TEXT NOT NULL, ended_at TEXT NOT NULL, error TEXT, callbacks TEXT,
     PRIMARY KEY (run_id, uuid));
 CREATE TABLE IF NOT EXISTS stream_results (
     run_id INTEGER NOT NULL, stream TEXT NOT NULL, destination_table TEXT NOT NULL,
@@ -40,6 +40,18 @@ CREATE TABLE IF NOT EXISTS stream_results (
     seconds REAL NOT NULL, attempts INTEGER NOT NULL, error TEXT,
     PRIMARY KEY (run_id, stream));
 """
+
+
+_COLUMNS = {"block_runs": {"callbacks": "TEXT"}, "pipeline_runs": {"callbacks": "TEXT"}}
+
+
+def _add_missing_columns(con: sqlite3.Connection) -> None:
+    """Bring a state file written by an older sync up to date."""
+    for table, columns in _COLUMNS.items():
+        have = {row[1] for row in con.execute(f"PRAGMA table_info({table})")}
+        for name, typ in columns.items():
+            if name not in have:
+                con.execute(f"ALTER TABLE {table} ADD COLUMN {name} {typ}")
 
 
 @dataclass(frozen=True)
@@ -70,6 +82,7 @@ class SQLiteStore:
             self._con.execute("PRAGMA journal_mode=WAL")
             self._con.execute("PRAGMA synchronous=NORMAL")
             self._con.executescript(_SCHEMA)
+            _add_missing_columns(self._con)
         except (sqlite3.Error, OSError) as exc:
             raise StateError(f"cannot open the state database {path}: {exc}") from None
         self._lock = threading.Lock()
@@ -148,11 +161,23 @@ class SQLiteStore:
     def record_block_run(self, event: BlockRunEvent) -> None:
         with self._tx() as con:
             con.execute(
-                "REPLACE INTO block_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "REPLACE INTO block_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
                 (event.pipeline_run.id, event.uuid, event.block_uuid, event.block_type,
                  event.stream, event.index, int(event.is_last_block_run), event.status,
                  event.rows, _ts(event.started_at), _ts(event.ended_at),
                  str(event.error) if event.error else None))
+
+    def record_callbacks(self, event: BlockRunEvent, results: list[dict[str, Any]]) -> None:
+        """What the callbacks of one block run did."""
+        with self._tx() as con:
+            con.execute("UPDATE block_runs SET callbacks = ? WHERE run_id = ? AND uuid = ?",
+                        (orjson.dumps(results).decode(), event.pipeline_run.id, event.uuid))
+
+    def record_run_callbacks(self, run: PipelineRun, results: list[dict[str, Any]]) -> None:
+        """What the run-level callbacks did."""
+        with self._tx() as con:
+            con.execute("UPDATE pipeline_runs SET callbacks = ? WHERE id = ?",
+                        (orjson.dumps(results).decode(), run.id))
 
     def record_stream(self, run: PipelineRun, result: StreamResult) -> None:
         with self._tx() as con:
@@ -171,11 +196,19 @@ class SQLiteStore:
     def block_runs(self, run_id: int) -> list[dict[str, Any]]:
         rows = self._query(
             "SELECT uuid, block_type, stream, batch_index, is_last, status, rows, started_at, "
-            "ended_at, error FROM block_runs WHERE run_id = ? ORDER BY rowid",
+            "ended_at, error, callbacks FROM block_runs WHERE run_id = ? ORDER BY rowid",
             (run_id,))
         keys = ("uuid", "block_type", "stream", "index", "is_last_block_run", "status", "rows",
-                "started_at", "ended_at", "error")
-        return [dict(zip(keys, r, strict=True)) for r in rows]
+                "started_at", "ended_at", "error", "callbacks")
+        out = [dict(zip(keys, r, strict=True)) for r in rows]
+        for item in out:
+            item["is_last_block_run"] = bool(item["is_last_block_run"])
+            item["callbacks"] = orjson.loads(item["callbacks"]) if item["callbacks"] else []
+        return out
+
+    def run_callbacks(self, run_id: int) -> list[dict[str, Any]]:
+        rows = self._query("SELECT callbacks FROM pipeline_runs WHERE id = ?", (run_id,))
+        return orjson.loads(rows[0][0]) if rows and rows[0][0] else []
 
     def stream_results(self, run_id: int) -> list[StreamResult]:
         rows = self._query(
