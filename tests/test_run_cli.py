@@ -16,10 +16,13 @@ from tests.conftest import ROOT, numbers_source, query, run_cli
 def test_demo_lands_every_stream_with_types(tmp_path: Path) -> None:
     """The demo pipeline loads users and orders with exact column types."""
     shutil.copytree(ROOT / "config", tmp_path / "config")
+    shutil.copytree(ROOT / "callbacks" / "examples", tmp_path / "callbacks" / "examples")
     cfg = tmp_path / "config" / "demo.yaml"
     done = run_cli("run", "--config", str(cfg))
     assert done.returncode == 0, done.stderr
     assert "dim_users" in done.stdout and "success" in done.stdout
+    # the demo's callback block logs every block run
+    assert "save_to_duckdb:orders:2 (last) -> fct_orders: 8 rows" in done.stderr
     db = tmp_path / ".sync" / "demo.duckdb"
     assert query(db, "SELECT count(*) FROM raw.dim_users") == [(12,)]
     assert query(db, "SELECT count(*) FROM raw.fct_orders") == [(40,)]
