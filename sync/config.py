@@ -44,6 +44,8 @@ class SourceSettings(_Model):
     config: dict[str, Any] = Field(default_factory=dict)
     per_stream: bool = True
     catalog: str | None = Field(None, description="A catalog file to use instead of discovery.")
+    idle_timeout: float | None = Field(
+        None, gt=0, description="Fail the stream when the tap writes nothing for this long.")
 
 
 class DestinationSettings(_Model):

@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from sync.errors import SourceError
+from sync.pipe import Cancelled, pipe_blocks, widen_pipe
 from sync.plan import StreamPlan
 from sync.process import StderrTail, TempFiles, resolve_argv, spawn
 from sync.reader import SingerReader
@@ -22,7 +23,8 @@ class ExternalTap:
     """Any Singer tap executable: ``--discover``, then ``--catalog`` and ``--state``."""
 
     def __init__(self, spec: str | tuple[str, ...], config: Mapping[str, Any], base_dir: Path,
-                 catalog_file: Path | None = None) -> None:
+                 catalog_file: Path | None = None, idle_timeout: float | None = None) -> None:
+        self.idle_timeout = idle_timeout
         self.argv = resolve_argv(spec, base_dir)
         self.config = dict(config)
         self.base_dir = base_dir
@@ -90,12 +92,21 @@ class ExternalTap:
     def _events(self, proc: subprocess.Popen[bytes], tail: StderrTail, plan: StreamPlan,
                 cancel: threading.Event) -> Iterator[SourceEvent]:
         assert proc.stdout is not None
+        fd = proc.stdout.fileno()
+        widen_pipe(fd)
         reader = SingerReader(expect_stream=plan.stream)
-        for event in reader.read(proc.stdout):
-            if cancel.is_set():
-                proc.kill()
-                return
-            yield event
+        blocks = pipe_blocks(fd, cancel=cancel, idle_timeout=self.idle_timeout,
+                             stream=plan.stream)
+        try:
+            for event in reader.read_blocks(blocks):
+                if cancel.is_set():
+                    return
+                yield event
+        except Cancelled:
+            return
+        except SourceError:
+            proc.kill()
+            raise
         code = proc.wait()
         if code != 0:
             raise SourceError(f"tap {self.name} exited with code {code}: "

@@ -11,7 +11,7 @@ which either succeeds or names the exact line and field at fault.
 from __future__ import annotations
 
 import io
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from typing import IO, Any
 
 import numpy as np
@@ -37,11 +37,12 @@ BLOCK_BYTES = 8 << 20
 PARSE_BLOCK_BYTES = 1 << 20  # Arrow parses blocks of this size in parallel
 
 
-def iter_blocks(stream: IO[bytes], block_bytes: int = BLOCK_BYTES) -> Iterator[bytes]:
-    """Blocks of whole lines (each ending in a newline) from a binary stream."""
+def iter_blocks(stream: IO[bytes], block_bytes: int | None = None) -> Iterator[bytes]:
+    """Blocks of whole lines (each ending in a newline) from a binary file object."""
+    size = block_bytes or BLOCK_BYTES
     carry = b""
     while True:
-        chunk = stream.read(block_bytes)
+        chunk = stream.read(size)
         if not chunk:
             break
         data = carry + chunk if carry else chunk
@@ -69,8 +70,12 @@ class SingerReader:
     # -------------------------------------------------------------- public
 
     def read(self, stream: IO[bytes]) -> Iterator[SourceEvent]:
-        """Every event of the byte stream, in order."""
-        for block in iter_blocks(stream):
+        """Every event of a binary file object, in order."""
+        return self.read_blocks(iter_blocks(stream))
+
+    def read_blocks(self, blocks: Iterable[bytes]) -> Iterator[SourceEvent]:
+        """Every event of blocks of whole lines, in order."""
+        for block in blocks:
             yield from self._block(block, self.lines_read + 1)
 
     # -------------------------------------------------------------- blocks

@@ -60,7 +60,7 @@ def make_source(cfg: PipelineConfig) -> Source:
     from sync.external import ExternalTap
 
     catalog = cfg.resolve(cfg.source.catalog) if cfg.source.catalog else None
-    return ExternalTap(tap, cfg.source.config, cfg.base_dir, catalog)
+    return ExternalTap(tap, cfg.source.config, cfg.base_dir, catalog, cfg.source.idle_timeout)
 
 
 def make_destination(cfg: PipelineConfig) -> Destination:

@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 
 from tests.conftest import ROOT, numbers_source, run_cli
@@ -232,3 +233,38 @@ def test_from_sync_import_callback(tmp_path: Path, pipeline_file: Callable[..., 
                         callbacks=[{"file": "cb.py", "parents": ["source"]}])
     assert run_cli("run", "--config", str(cfg), env={"CALLS_FILE": str(calls)}).returncode == 0
     assert calls.read_text() == "s 0 True\n"
+
+
+def test_failure_callbacks_for_each_way_a_block_run_fails(
+        tmp_path: Path, pipeline_file: Callable[..., Path]) -> None:
+    """Tap exit code, tap silence past idle_timeout, and a destination error each reach the
+    failure callbacks with the error that failed the block run."""
+    calls = tmp_path / "calls.jsonl"
+    crash = pipeline_file("crash.yaml", pipeline="crash", batch_size=10,
+                          source=numbers_source({"s": {"count": 30}}, fail_after=15),
+                          callbacks=[{"file": RECORDER}])
+    hang = pipeline_file("hang.yaml", pipeline="hang", batch_size=10,
+                         source={**numbers_source({"s": {"count": 30}}, hang_after=5),
+                                 "idle_timeout": 1},
+                         callbacks=[{"file": RECORDER}])
+    # a table someone else made, whose 'id' column cannot take the stream's integers
+    con = duckdb.connect(str(tmp_path / "target.duckdb"))
+    con.execute("CREATE TABLE s (id DATE)")
+    con.close()
+    target = pipeline_file("target.yaml", pipeline="target", batch_size=10,
+                           source=numbers_source({"s": {"count": 3}}),
+                           destination={"config": {"path": "target.duckdb"}},
+                           callbacks=[{"file": RECORDER}])
+    for cfg in (crash, hang, target):
+        done = run_cli("run", "--config", str(cfg), env={"CALLS_FILE": str(calls)},
+                       timeout=60)
+        assert done.returncode == 1, done.stderr
+    failures = [c for c in calls_of(calls) if c.get("form") == "keywords" and "error" in c]
+    by_pipeline = {c["pipeline_uuid"]: c for c in failures}
+    assert by_pipeline["crash"]["parent_block_uuid"] == "source"
+    assert "exited with code 3" in by_pipeline["crash"]["error"]
+    assert by_pipeline["crash"]["index"] == 1
+    assert by_pipeline["hang"]["parent_block_uuid"] == "source"
+    assert "wrote nothing for 1 s" in by_pipeline["hang"]["error"]
+    assert by_pipeline["target"]["parent_block_uuid"] == "destination"
+    assert by_pipeline["target"]["error_type"] == "DestinationError"

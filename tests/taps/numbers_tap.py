@@ -5,7 +5,8 @@ Config keys:
   streams: {name: {"count": N, "bad_line_at": K | null, "keys": true}}
   state_every: emit STATE after every this many records (default 10)
   exit_code: exit with this code after writing everything (default 0)
-  fail_after: exit with code 3 after this many records of the first stream
+  fail_after: exit with code 3 after this many records
+  hang_after: stop writing (sleep for an hour) after this many records
   extra_lines: raw lines written before anything else
 Records are {"id": i, "value": i * 1.5, "label": "row-i", "updated_at": ...}; a
 stream is incremental on "id", and --state resumes after the bookmarked id.
@@ -15,6 +16,7 @@ import argparse
 import datetime
 import json
 import sys
+import time
 
 SCHEMA = {
     "type": "object",
@@ -87,6 +89,9 @@ def main():
                     "updated_at": (base + datetime.timedelta(minutes=i)).isoformat()}})
             bookmark = i
             emitted += 1
+            if cfg.get("hang_after") is not None and emitted >= cfg["hang_after"]:
+                sys.stdout.flush()
+                time.sleep(3600)
             if cfg.get("fail_after") is not None and emitted >= cfg["fail_after"]:
                 sys.stdout.flush()
                 sys.stderr.write("numbers_tap: simulated crash\n")
