@@ -8,6 +8,7 @@ or an idle timeout is noticed within a fraction of a second.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import select
@@ -25,10 +26,8 @@ _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 
 def widen_pipe(fd: int, size: int = READ_BYTES) -> None:
     """Ask for a larger pipe buffer (fewer context switches); harmless if refused."""
-    try:
+    with contextlib.suppress(OSError):
         fcntl.fcntl(fd, _F_SETPIPE_SZ, size)
-    except OSError:
-        pass
 
 
 class Cancelled(Exception):
