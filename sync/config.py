@@ -55,6 +55,12 @@ class DestinationSettings(_Model):
     target: str | tuple[str, ...] = "duckdb"
     pip_url: str | None = None
     config: dict[str, Any] = Field(default_factory=dict)
+    confirm_wait: float = Field(
+        2.0, ge=0, description="External targets: seconds to wait for a batch's STATE echo "
+                               "before closing the target to confirm the batch.")
+    idle_timeout: float = Field(
+        300.0, gt=0, description="External targets: fail when the target reads nothing or "
+                                 "does not exit for this long.")
 
 
 class CallbackSettings(_Model):

@@ -179,14 +179,23 @@ class Coordinator:
         producer = threading.Thread(target=self._produce, name=f"extract-{plan.stream}",
                                     args=(plan, state, progress.index, q, stop), daemon=True)
         producer.start()
+        ok = False
         try:
             self._consume(plan, truncate, progress, q)
+            ok = True
         finally:
             stop.set()
             while producer.is_alive():
                 with contextlib.suppress(queue.Empty):
                     q.get(timeout=0.05)
             producer.join()
+            try:
+                self.destination.end_stream(plan.stream, ok=ok)
+            except Exception as exc:  # noqa: BLE001 - raised only after a clean stream
+                if ok:
+                    raise _as_stream_error(exc, plan.stream, f"{self.ctx.destination_uuid}:"
+                                           f"{plan.stream}:{progress.index}",
+                                           DestinationError) from None
 
     def _produce(self, plan: StreamPlan, state: Mapping[str, Any] | None, first_index: int,
                  q: queue.Queue[tuple[str, Any]], stop: threading.Event) -> None:
@@ -238,10 +247,11 @@ class Coordinator:
             try:
                 loaded = self.destination.write(
                     stream=plan.stream, table_name=plan.destination_table, data=batch.table,
-                    schema=batch.schema.arrow, state=batch.state, mode=plan.write_mode,
+                    schema=batch.schema.arrow, json_schema=batch.schema.json_schema,
+                    state=batch.state, mode=plan.write_mode,
                     keys=batch.schema.key_properties or plan.key_properties,
                     truncate=truncate, run_id=self.ctx.run.id, batch_index=batch.index,
-                    block_run=block_run)
+                    is_last=batch.is_last, block_run=block_run)
             except Exception as exc:  # noqa: BLE001 - wrapped with its stream and block run
                 err = _as_stream_error(exc, plan.stream, block_run, DestinationError)
                 self._emit(plan, "destination", batch.index, batch.is_last, "failure",

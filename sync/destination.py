@@ -25,5 +25,12 @@ class Destination(Protocol):
     def committed_state(self, stream: str) -> dict[str, Any] | None: ...
 
     def write(self, *, stream: str, table_name: str, data: pa.Table, schema: pa.Schema,
-              state: Mapping[str, Any] | None, mode: WriteMode, keys: tuple[str, ...],
-              truncate: bool, run_id: int, batch_index: int, block_run: str) -> int: ...
+              json_schema: Mapping[str, Any], state: Mapping[str, Any] | None,
+              mode: WriteMode, keys: tuple[str, ...], truncate: bool, run_id: int,
+              batch_index: int, is_last: bool, block_run: str) -> int:
+        """Load one batch; return only once it is committed (or confirmed)."""
+        ...
+
+    def end_stream(self, stream: str, *, ok: bool) -> None:
+        """The stream is done (``ok``) or has failed; release what it holds."""
+        ...

@@ -51,27 +51,45 @@ def pipeline_lock(cfg: PipelineConfig) -> Iterator[None]:
         lock.release()
 
 
+def _argv(cfg: PipelineConfig, spec: str | tuple[str, ...], pip_url: str | None,
+          key: str) -> str | tuple[str, ...] | list[str]:
+    if pip_url is None:
+        return spec
+    from sync.plugins import plugin_argv, plugins_root
+
+    try:
+        return plugin_argv(spec, pip_url, plugins_root(work_dir(cfg)), key=key)
+    except ConfigError as exc:
+        raise _with_file(exc, cfg) from None
+
+
 def make_source(cfg: PipelineConfig) -> Source:
     from taps import BUILTIN_TAPS
 
     tap = cfg.source.tap
     if isinstance(tap, str) and tap in BUILTIN_TAPS and cfg.source.pip_url is None:
         return BUILTIN_TAPS[tap].build(cfg.source.config, cfg.base_dir)
-    from sync.external import ExternalTap
+    from sync.external_tap import ExternalTap
 
     catalog = cfg.resolve(cfg.source.catalog) if cfg.source.catalog else None
-    return ExternalTap(tap, cfg.source.config, cfg.base_dir, catalog, cfg.source.idle_timeout)
+    argv = _argv(cfg, tap, cfg.source.pip_url, "source.pip_url")
+    return ExternalTap(tuple(argv) if isinstance(argv, list) else argv, cfg.source.config,
+                       cfg.base_dir, catalog, cfg.source.idle_timeout)
 
 
 def make_destination(cfg: PipelineConfig) -> Destination:
-    target = cfg.destination.target
-    if target == "duckdb":
+    dest = cfg.destination
+    if dest.target == "duckdb" and dest.pip_url is None:
         from targets.duckdb import DuckDBConfig, DuckDBDestination
 
-        return DuckDBDestination(DuckDBConfig.model_validate(cfg.destination.config),
+        return DuckDBDestination(DuckDBConfig.model_validate(dest.config),
                                  pipeline=cfg.pipeline, base_dir=cfg.base_dir)
-    raise ConfigError(f"target {target!r}: only the built-in 'duckdb' target is supported "
-                      "in this version", file=str(cfg.file), key="destination.target")
+    from sync.external_target import ExternalTarget
+
+    argv = _argv(cfg, dest.target, dest.pip_url, "destination.pip_url")
+    return ExternalTarget(tuple(argv) if isinstance(argv, list) else argv, dest.config,
+                          cfg.base_dir, confirm_wait=dest.confirm_wait,
+                          io_timeout=dest.idle_timeout)
 
 
 def _with_file(exc: ConfigError, cfg: PipelineConfig) -> ConfigError:

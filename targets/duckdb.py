@@ -168,9 +168,13 @@ class DuckDBDestination:
 
     # ------------------------------------------------------------ loading
 
+    def end_stream(self, stream: str, *, ok: bool) -> None:
+        """Nothing to release: every batch committed on its own."""
+
     def write(self, *, stream: str, table_name: str, data: pa.Table, schema: pa.Schema,
               state: Mapping[str, Any] | None, mode: WriteMode, keys: tuple[str, ...],
-              truncate: bool, run_id: int, batch_index: int, block_run: str) -> int:
+              truncate: bool, run_id: int, batch_index: int, block_run: str,
+              json_schema: Mapping[str, Any] | None = None, is_last: bool = False) -> int:
         """Load one batch and its state in one transaction; returns the rows loaded."""
         self.ensure_table(table_name, schema, stream=stream)
         if mode == "merge" and keys and data.num_rows:
