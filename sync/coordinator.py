@@ -25,6 +25,7 @@ from sync.batcher import Batch, cut_batches
 from sync.destination import Destination
 from sync.errors import DestinationError, SourceError, StateError, StreamError
 from sync.executor import Executor
+from sync.outbox import Entry, Outbox
 from sync.plan import StreamPlan
 from sync.runs import BlockRunEvent, BlockStatus, BlockType, PipelineRun, StreamResult
 from sync.source import Source
@@ -95,13 +96,14 @@ class Coordinator:
 
     def _emit(self, plan: StreamPlan, block_type: BlockType, index: int, is_last: bool,
               status: BlockStatus, started: datetime, rows: int,
-              error: BaseException | None = None, table: pa.Table | None = None) -> None:
+              error: BaseException | None = None, table: pa.Table | None = None,
+              ended: datetime | None = None) -> None:
         uuid = self.ctx.source_uuid if block_type == "source" else self.ctx.destination_uuid
         event = BlockRunEvent(
             pipeline_run=self.ctx.run, pipeline_uuid=self.ctx.run.pipeline_uuid,
             block_uuid=uuid, block_type=block_type, stream=plan.stream,
             destination_table=plan.destination_table, index=index, is_last_block_run=is_last,
-            status=status, started_at=started, ended_at=_now(), rows=rows,
+            status=status, started_at=started, ended_at=ended or _now(), rows=rows,
             event=self.ctx.event, error=error, data=lambda: table)
         structlog.contextvars.bind_contextvars(block_run=event.uuid)
         if status == "success":
@@ -227,12 +229,26 @@ class Coordinator:
 
     def _consume(self, plan: StreamPlan, truncate: bool, progress: _Progress,
                  q: queue.Queue[tuple[str, Any]]) -> None:
+        def emit(entry: Entry, error: BaseException | None) -> None:
+            status: BlockStatus = "failure" if error is not None else "success"
+            self._emit(plan, entry.kind, entry.batch.index, entry.batch.is_last, status,
+                       entry.started, 0 if error else entry.rows, error,
+                       table=entry.batch.table, ended=entry.ended)
+
+        def confirmed(entry: Entry) -> None:
+            progress.committed(entry.batch, entry.rows)
+            self._mirror_state(plan, entry.batch)
+
+        outbox = Outbox(emit, confirmed)
         extract_started = _now()
+        written = -1
         while True:
             kind, payload = self._get(q)
             if kind == "end":
                 return
             if kind == "error":
+                # What was handed over before the tap failed is still good: confirm it.
+                self._finish_destination(plan, outbox, written)
                 exc = _as_stream_error(payload, plan.stream,
                                        f"{self.ctx.source_uuid}:{plan.stream}:{progress.index}",
                                        SourceError)
@@ -240,8 +256,7 @@ class Coordinator:
                            0, exc, table=plan.schema.arrow.empty_table())
                 raise exc
             batch: Batch = payload
-            self._emit(plan, "source", batch.index, batch.is_last, "success", batch.started_at,
-                       batch.rows, table=batch.table)
+            outbox.source(batch)
             load_started = _now()
             block_run = f"{self.ctx.destination_uuid}:{plan.stream}:{batch.index}"
             try:
@@ -252,19 +267,34 @@ class Coordinator:
                     keys=batch.schema.key_properties or plan.key_properties,
                     truncate=truncate, run_id=self.ctx.run.id, batch_index=batch.index,
                     is_last=batch.is_last, block_run=block_run)
+                truncate = False
+                written = batch.index
+                outbox.destination(batch, load_started, loaded)
+                outbox.confirm_through(self.destination.confirmed(plan.stream, batch.index))
             except Exception as exc:  # noqa: BLE001 - wrapped with its stream and block run
                 err = _as_stream_error(exc, plan.stream, block_run, DestinationError)
-                self._emit(plan, "destination", batch.index, batch.is_last, "failure",
-                           load_started, 0, err, table=batch.table)
+                if outbox.fail(err) is None:
+                    self._emit(plan, "destination", batch.index, batch.is_last, "failure",
+                               load_started, 0, err, table=batch.table)
                 raise err from None
-            truncate = False
-            progress.committed(batch, loaded)
-            self._mirror_state(plan, batch)
-            self._emit(plan, "destination", batch.index, batch.is_last, "success", load_started,
-                       loaded, table=batch.table)
             extract_started = _now()
             if batch.is_last:
+                self._finish_destination(plan, outbox, batch.index)
                 return
+
+    def _finish_destination(self, plan: StreamPlan, outbox: Outbox, last: int) -> None:
+        """End the stream's input at the destination; all it took is then confirmed."""
+        if not outbox.unconfirmed:
+            return
+        try:
+            self.destination.end_stream(plan.stream, ok=True)
+        except Exception as exc:  # noqa: BLE001 - wrapped with its stream and block run
+            err = _as_stream_error(exc, plan.stream, None, DestinationError)
+            failed = outbox.fail(err)
+            if failed is not None and err.block_run is None:
+                err.block_run = f"{self.ctx.destination_uuid}:{plan.stream}:{failed.batch.index}"
+            raise err from None
+        outbox.confirm_through(last)
 
     def _get(self, q: queue.Queue[tuple[str, Any]]) -> tuple[str, Any]:
         while True:
@@ -312,7 +342,7 @@ def _link(cancel: threading.Event, stop: threading.Event) -> None:
             return
 
 
-def _as_stream_error(exc: BaseException, stream: str, block_run: str,
+def _as_stream_error(exc: BaseException, stream: str, block_run: str | None,
                      kind: type[StreamError]) -> StreamError:
     if isinstance(exc, StreamError):
         if exc.block_run is None:

@@ -28,7 +28,12 @@ class Destination(Protocol):
               json_schema: Mapping[str, Any], state: Mapping[str, Any] | None,
               mode: WriteMode, keys: tuple[str, ...], truncate: bool, run_id: int,
               batch_index: int, is_last: bool, block_run: str) -> int:
-        """Load one batch; return only once it is committed (or confirmed)."""
+        """Hand one batch over; returns the rows. ``confirmed`` says when it is committed."""
+        ...
+
+    def confirmed(self, stream: str, index: int) -> int:
+        """The highest batch index of the stream known to be committed (-1: none yet).
+        May wait a little for ``index``, never long."""
         ...
 
     def end_stream(self, stream: str, *, ok: bool) -> None:

@@ -3,11 +3,12 @@
 Records go to the target with their stream renamed to the destination table. After
 each batch sync sends a STATE carrying the tap's state and a batch marker. The
 destination block run succeeds only once the target confirms the batch: it echoed
-that STATE (or a later one), or it exited 0 after its input was closed. Targets
-that only echo on exit (most singer-sdk targets) are closed after every batch and
-started again for the next one. Only confirmed state is saved (Singer's
-at-least-once rule). A target that dies or stops reading fails the stream with
-the tail of its stderr; nothing waits forever.
+that STATE (or a later one), or it exited 0 after its input was closed. One process
+serves the whole stream; for targets that report state only when their input ends
+(most singer-sdk targets) the batches are confirmed together at the end of the
+stream, and their block runs are reported then, in order. Only confirmed state is
+saved (Singer's at-least-once rule). A target that dies or stops reading fails the
+stream with the tail of its stderr; nothing waits forever.
 """
 
 from __future__ import annotations
@@ -97,7 +98,12 @@ class TargetSession:
                     self.echoed_state = {k: v for k, v in value.items() if k != MARKER}
                 self._echo.notify_all()
 
-    def _error(self, what: str) -> DestinationError:
+    @property
+    def echoed(self) -> int:
+        with self._echo:
+            return self._echoed
+
+    def failure(self, what: str) -> DestinationError:
         code = self.proc.poll()
         status = f"exited with code {code}" if code is not None else "stopped responding"
         return DestinationError(f"target {self.name} {status} {what}: "
@@ -112,17 +118,17 @@ class TargetSession:
             _, ready, _ = select.select([], [self._stdin], [], 0.25)
             if not ready:
                 if self.proc.poll() is not None:
-                    raise self._error("while receiving records")
+                    raise self.failure("while receiving records")
                 if time.monotonic() - last > self.io_timeout:
                     self.kill()
-                    raise self._error(f"(read nothing for {self.io_timeout:g} s)")
+                    raise self.failure(f"(read nothing for {self.io_timeout:g} s)")
                 continue
             try:
                 written = os.write(self._stdin, view[:1 << 20])
             except BlockingIOError:
                 continue
             except BrokenPipeError:
-                raise self._error("while receiving records") from None
+                raise self.failure("while receiving records") from None
             view = view[written:]
             last = time.monotonic()
 
@@ -149,7 +155,7 @@ class TargetSession:
             code = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             self.kill()
-            raise self._error(f"(did not exit within {timeout:g} s of its input ending)") \
+            raise self.failure(f"(did not exit within {timeout:g} s of its input ending)") \
                 from None
         self._reader.join(timeout=5)
         return code
@@ -202,32 +208,50 @@ class ExternalTarget:
     def _session(self, stream: str) -> TargetSession:
         with self._lock:
             session = self._sessions.get(stream)
-            if session is None or session.proc.poll() is not None:
+            if session is None:
                 session = TargetSession(self.argv, self._config_path, self.base_dir,
                                         stream=stream, name=self.name,
                                         io_timeout=self.io_timeout)
                 self._sessions[stream] = session
-            return session
+        if session.proc.poll() is not None:
+            # Never start a new process behind a dead one: what it had is unconfirmed.
+            raise session.failure("while receiving records")
+        return session
 
     def _end(self, stream: str) -> TargetSession | None:
         with self._lock:
             return self._sessions.pop(stream, None)
 
     def end_stream(self, stream: str, *, ok: bool) -> None:
-        """Close the stream's target; after a failure nothing more is confirmed."""
+        """Close the stream's target. ``ok``: its exit 0 confirms every batch sent;
+        otherwise it is stopped and nothing more is confirmed."""
         session = self._end(stream)
         if session is None:
             return
-        try:
-            session.finish(self.io_timeout)
-        except DestinationError:
-            if ok:
-                raise
+        if not ok:
             session.kill()
+            return
+        code = session.finish(self.io_timeout)
+        if code != 0:
+            raise session.failure("after its input ended")
+
+    def confirmed(self, stream: str, index: int) -> int:
+        """The last batch the target echoed; waits a little for targets that echo."""
+        session = self._sessions.get(stream)
+        if session is None:
+            return index  # the session ended cleanly: everything was confirmed
+        echoes = self._echoes.get(stream)
+        wait = self.confirm_wait if echoes is not False else 0.0
+        if session.wait_echo(index, wait):
+            self._echoes[stream] = True
+        elif echoes is None:
+            self._echoes[stream] = False  # confirms on exit: do not wait for it again
+            log.info("target confirms batches when its input ends", target=self.name)
+        return session.echoed
 
     def write(self, *, stream: str, table_name: str, data: pa.Table, schema: pa.Schema,
               json_schema: Mapping[str, Any], state: Mapping[str, Any] | None,
-              keys: tuple[str, ...], batch_index: int, is_last: bool, **_: Any) -> int:
+              keys: tuple[str, ...], batch_index: int, **_: Any) -> int:
         session = self._session(stream)
         if not session.schema_sent:
             session.send(orjson.dumps({"type": "SCHEMA", "stream": table_name,
@@ -237,12 +261,4 @@ class ExternalTarget:
         session.send(_encode_records(data, table_name))
         marked = {**(state or {}), MARKER: batch_index}
         session.send(orjson.dumps({"type": "STATE", "value": marked}) + b"\n")
-        if not is_last and self._echoes.get(stream, True) and \
-                session.wait_echo(batch_index, self.confirm_wait):
-            return int(data.num_rows)
-        self._echoes[stream] = False  # this target confirms on exit: one process per batch
-        self._end(stream)
-        code = session.finish(self.io_timeout)
-        if code != 0:
-            raise session._error("after its input ended")
         return int(data.num_rows)

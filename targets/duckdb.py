@@ -171,6 +171,10 @@ class DuckDBDestination:
     def end_stream(self, stream: str, *, ok: bool) -> None:
         """Nothing to release: every batch committed on its own."""
 
+    def confirmed(self, stream: str, index: int) -> int:
+        """``write`` commits before it returns: the batch is confirmed already."""
+        return index
+
     def write(self, *, stream: str, table_name: str, data: pa.Table, schema: pa.Schema,
               state: Mapping[str, Any] | None, mode: WriteMode, keys: tuple[str, ...],
               truncate: bool, run_id: int, batch_index: int, block_run: str,

@@ -73,3 +73,11 @@ class EventLog:
     def of(self, stream: str) -> list[tuple[str, int, bool, str]]:
         return [(e.block_uuid, e.index, e.is_last_block_run, e.status)
                 for e in self.events if e.stream == stream]
+
+
+@pytest.fixture(scope="session")
+def plugins_cache() -> Path:
+    """One folder of plugin environments shared by the tests (installed once)."""
+    path = ROOT / ".sync-test-plugins"
+    os.environ["SYNC_PLUGINS_DIR"] = str(path)
+    return path
