@@ -189,6 +189,28 @@ def discover(config: ConfigOpt,
         sys.stdout.write(data.decode() + "\n")
 
 
+@app.command()
+def install(config: ConfigOpt) -> None:
+    """Install the pipeline's taps and targets that have a pip_url, each into its own
+    virtual environment (otherwise done on first use)."""
+    try:
+        _setup_logs("auto", "info")
+        cfg = _load(config)
+        from sync.runner import make_destination, make_source
+
+        installed = []
+        if cfg.source.pip_url:
+            make_source(cfg)
+            installed.append(f"source {cfg.source.tap} ({cfg.source.pip_url})")
+        if cfg.destination.pip_url:
+            make_destination(cfg)
+            installed.append(f"destination {cfg.destination.target} "
+                             f"({cfg.destination.pip_url})")
+    except SyncError as exc:
+        raise _fail(exc) from None
+    typer.echo("installed: " + (", ".join(installed) if installed else "nothing to install"))
+
+
 def _store(cfg: Any) -> Any:
     from sync.state import SQLiteStore
 

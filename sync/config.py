@@ -202,11 +202,6 @@ def parse_config(doc: YamlDocument, path: Path) -> PipelineConfig:
             tmodel.model_validate(cfg.destination.config)
         except ValidationError as exc:
             raise_validation(exc, doc, ("destination", "config"))
-    if not cfg.source.per_stream:
-        raise ConfigError("per_stream: false (one tap process for all streams) is not "
-                          "supported in this version; remove it to run a tap per stream",
-                          file=doc.file, line=doc.line_of(("source", "per_stream")),
-                          key="source.per_stream")
     if cfg.source.uuid == cfg.destination.uuid:
         raise ConfigError("the source and destination blocks need different uuids",
                           file=doc.file, line=doc.line_of(("destination", "uuid")),

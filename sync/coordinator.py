@@ -114,6 +114,10 @@ class Coordinator:
 
     # ------------------------------------------------------------ streams
 
+    def saved_state(self, plan: StreamPlan) -> dict[str, Any] | None:
+        """The state a stream resumes from: the last committed one (none on full refresh)."""
+        return self._saved_state(plan)
+
     def _saved_state(self, plan: StreamPlan) -> dict[str, Any] | None:
         if self.ctx.full_refresh or plan.replication_method == "FULL_TABLE":
             return None

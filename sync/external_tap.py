@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,33 @@ class ExternalTap:
         self.catalog_file = catalog_file
         self.name = Path(self.argv[0]).name
         self._catalog: dict[str, Any] | None = None
+        self._capabilities: frozenset[str] | None = None
+
+    def capabilities(self) -> frozenset[str]:
+        """What the tap says it supports (``--about --format json``); empty if it won't say."""
+        if self._capabilities is None:
+            files = TempFiles()
+            try:
+                cfg = files.write("config.json", self.config)
+                try:
+                    done = subprocess.run([*self.argv, "--about", "--format", "json",
+                                           "--config", cfg], cwd=self.base_dir,
+                                          capture_output=True, check=False, timeout=60,
+                                          stdin=subprocess.DEVNULL)
+                    about = orjson.loads(done.stdout) if done.returncode == 0 else {}
+                except (OSError, subprocess.TimeoutExpired, orjson.JSONDecodeError):
+                    about = {}
+            finally:
+                files.close()
+            caps = about.get("capabilities") if isinstance(about, dict) else None
+            self._capabilities = frozenset(str(c) for c in caps) if isinstance(caps, list) \
+                else frozenset()
+        return self._capabilities
+
+    def _catalog_flag(self) -> str:
+        caps = self.capabilities()
+        return "--properties" if "properties" in caps and "catalog" not in caps \
+            else "--catalog"
 
     def discover(self) -> dict[str, Any]:
         """Run the tap with ``--discover`` (or read the configured catalog file)."""
@@ -70,33 +97,48 @@ class ExternalTap:
     @contextmanager
     def read(self, plan: StreamPlan, state: Mapping[str, Any] | None,
              cancel: threading.Event) -> Iterator[Iterator[SourceEvent]]:
-        catalog = {"streams": [plan.catalog_entry if stream_name(e) == plan.stream
-                               else select_entry(e, selected=False)
+        """One stream: the tap runs with a catalog that selects only it."""
+        with self._run([plan], state, cancel, plan.stream) as events:
+            yield events
+
+    @contextmanager
+    def read_all(self, plans: Sequence[StreamPlan], state: Mapping[str, Any] | None,
+                 cancel: threading.Event) -> Iterator[Iterator[SourceEvent]]:
+        """Every planned stream from one tap process."""
+        with self._run(plans, state, cancel, None) as events:
+            yield events
+
+    @contextmanager
+    def _run(self, plans: Sequence[StreamPlan], state: Mapping[str, Any] | None,
+             cancel: threading.Event, stream: str | None) -> Iterator[Iterator[SourceEvent]]:
+        chosen = {p.stream: p.catalog_entry for p in plans}
+        catalog = {"streams": [chosen.get(stream_name(e)) or select_entry(e, selected=False)
                                for e in self.discover()["streams"]]}
         with ExitStack() as stack:
             files = TempFiles()
             stack.callback(files.close)
             argv = [*self.argv, "--config", files.write("config.json", self.config),
-                    "--catalog", files.write("catalog.json", catalog)]
-            if state:
+                    self._catalog_flag(), files.write("catalog.json", catalog)]
+            caps = self.capabilities()
+            if state and (not caps or "state" in caps):
                 argv += ["--state", files.write("state.json", state)]
             try:
                 proc = stack.enter_context(spawn(argv, cwd=self.base_dir, name=self.name))
             except OSError as exc:
                 raise SourceError(f"cannot start tap {self.name}: {exc}",
-                                  stream=plan.stream) from None
+                                  stream=stream) from None
             assert proc.stderr is not None
             tail = StderrTail(proc.stderr, name=self.name)
-            yield self._events(proc, tail, plan, cancel)
+            yield self._events(proc, tail, stream, cancel)
 
-    def _events(self, proc: subprocess.Popen[bytes], tail: StderrTail, plan: StreamPlan,
+    def _events(self, proc: subprocess.Popen[bytes], tail: StderrTail, stream: str | None,
                 cancel: threading.Event) -> Iterator[SourceEvent]:
         assert proc.stdout is not None
         fd = proc.stdout.fileno()
         widen_pipe(fd)
-        reader = SingerReader(expect_stream=plan.stream)
+        reader = SingerReader(expect_stream=stream)
         blocks = pipe_blocks(fd, cancel=cancel, idle_timeout=self.idle_timeout,
-                             stream=plan.stream)
+                             stream=stream)
         try:
             for event in reader.read_blocks(blocks):
                 if cancel.is_set():
@@ -110,5 +152,5 @@ class ExternalTap:
         code = proc.wait()
         if code != 0:
             raise SourceError(f"tap {self.name} exited with code {code}: "
-                              f"{tail.text()[-2000:] or '(no stderr)'}", stream=plan.stream,
+                              f"{tail.text()[-2000:] or '(no stderr)'}", stream=stream,
                               line=reader.lines_read or None)

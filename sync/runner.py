@@ -22,6 +22,7 @@ from sync.executor import Executor, ThreadExecutor
 from sync.history import HistoryRecorder
 from sync.plan import StreamPlan, build_plans
 from sync.runs import RunStatus, RunSummary
+from sync.shared_tap import SharedTap, merge_states
 from sync.singer import catalog_streams, stream_name
 from sync.source import Source
 from sync.state import SQLiteStore
@@ -152,13 +153,26 @@ def _run_locked(cfg: PipelineConfig, store: SQLiteStore, blocks: Sequence[Callba
         dispatcher = CallbackDispatcher(blocks, timeout=cfg.callback_timeout, recorder=store)
         destination.open()
         try:
+            shared = not cfg.source.per_stream and hasattr(source, "read_all")
             ctx = RunContext(run, cfg.source.uuid, cfg.destination.uuid, event, full_refresh,
-                             cfg.retries, cfg.retry_backoff)
+                             0 if shared else cfg.retries, cfg.retry_backoff)
+            workers = len(plans) if shared else cfg.max_parallel_streams
             coordinator = Coordinator(ctx, source, destination, store,
                                       [HistoryRecorder(store, run), dispatcher, *observers],
-                                      executor or ThreadExecutor(cfg.max_parallel_streams),
-                                      cancel)
-            results = coordinator.run(plans)
+                                      executor or ThreadExecutor(max(workers, 1)), cancel)
+            shared_tap: SharedTap | None = None
+            if shared:
+                if cfg.retries:
+                    log.warning("retries do not apply with per_stream: false; a failed "
+                                "stream resumes on the next run")
+                state = merge_states({p.stream: coordinator.saved_state(p) for p in plans})
+                shared_tap = SharedTap(source, plans, state, cancel)  # type: ignore[arg-type]
+                coordinator.source = shared_tap
+            try:
+                results = coordinator.run(plans)
+            finally:
+                if shared_tap is not None:
+                    shared_tap.close()
         finally:
             destination.close()
         if cancel.is_set():

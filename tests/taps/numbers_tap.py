@@ -8,6 +8,7 @@ Config keys:
   fail_after: exit with code 3 after this many records
   hang_after: stop writing (sleep for an hour) after this many records
   extra_lines: raw lines written before anything else
+  starts_file: append {"streams": [...], "state": {...}} here on every sync start
 Records are {"id": i, "value": i * 1.5, "label": "row-i", "updated_at": ...}; a
 stream is incremental on "id", and --state resumes after the bookmarked id.
 """
@@ -67,6 +68,9 @@ def main():
         if md.get((), {}).get("selected"):
             selected.append(entry["stream"])
     state = load(a.state) if a.state else {}
+    if cfg.get("starts_file"):
+        with open(cfg["starts_file"], "a") as fh:
+            fh.write(json.dumps({"streams": selected, "state": state}) + "\n")
     for line in cfg.get("extra_lines", []):
         sys.stdout.write(line + "\n")
     every = cfg.get("state_every", 10)
