@@ -87,9 +87,9 @@ class SharedTap:
                         cumulative = StateMessage(merged, event.line)
                         for stream in self._queues:
                             self._put(stream, cumulative)
-                    elif isinstance(event, RecordChunk | SchemaMessage | ControlMessage):
-                        if event.stream in self._queues:
-                            self._put(event.stream, event)
+                    elif isinstance(event, RecordChunk | SchemaMessage | ControlMessage) and \
+                            event.stream in self._queues:
+                        self._put(event.stream, event)
             for stream in self._queues:
                 self._put(stream, _END)
         except BaseException as exc:  # noqa: BLE001 - every stream of the tap fails with it
