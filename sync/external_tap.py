@@ -16,7 +16,8 @@ from sync.pipe import Cancelled, pipe_blocks, widen_pipe
 from sync.plan import StreamPlan
 from sync.process import StderrTail, TempFiles, resolve_argv, spawn
 from sync.reader import SingerReader
-from sync.singer import SourceEvent, select_entry, stream_name
+from sync.batch_files import batch_chunks
+from sync.singer import ControlMessage, SourceEvent, select_entry, stream_name
 
 
 class ExternalTap:
@@ -143,6 +144,13 @@ class ExternalTap:
             for event in reader.read_blocks(blocks):
                 if cancel.is_set():
                     return
+                if isinstance(event, ControlMessage) and event.type == "BATCH":
+                    schema = reader.schemas.get(event.stream)
+                    if schema is None:
+                        raise SourceError("BATCH before any SCHEMA for its stream",
+                                          stream=event.stream, line=event.line)
+                    yield from batch_chunks(event, schema)
+                    continue
                 yield event
         except Cancelled:
             return

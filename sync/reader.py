@@ -156,7 +156,7 @@ class SingerReader:
         schema = self.schemas[stream]
         parts = [pa.Table.from_struct_array(c) for c in records.chunks if len(c)]
         table = pa.concat_tables(parts) if parts else schema.read_arrow.empty_table()
-        yield from _checked(stream, schema.finish(table), schema, first_line)
+        yield from checked_chunks(stream, schema.finish(table), schema, first_line)
 
     def _envelope(self, stream: str) -> pa.Schema:
         env = self._envelopes.get(stream)
@@ -230,7 +230,7 @@ class SingerReader:
                 # The records before the bad one are good: hand them over first.
                 yield from self._rows(stream, rows[:index], first_line)
             raise SchemaViolation(message, stream=stream, line=first_line + index) from None
-        yield from _checked(stream, table, schema, first_line)
+        yield from checked_chunks(stream, table, schema, first_line)
 
 
 def _record_of(msg: dict[str, Any], stream: str, line_no: int) -> dict[str, Any]:
@@ -267,7 +267,7 @@ def records_to_table(rows: list[dict[str, Any]], schema: StreamSchema) -> pa.Tab
     return schema.finish(table)
 
 
-def _checked(stream: str, table: pa.Table, schema: StreamSchema,
+def checked_chunks(stream: str, table: pa.Table, schema: StreamSchema,
              first_line: int) -> Iterator[RecordChunk]:
     """The chunk if every required property is present; else the good prefix, then raise."""
     bad: tuple[int, str] | None = None

@@ -56,7 +56,7 @@ class _FileTapBase(Tap):
     config_jsonschema: ClassVar[dict[str, Any]] = FileTapConfig.model_json_schema()
 
     def discover_streams(self) -> list[Stream]:
-        files = FileTap(self.fmt, dict(self.config), Path.cwd())
+        files = FileTap(self.fmt, {"files": self.config.get("files", [])}, Path.cwd())
         return [FileStream(self, files, entry) for entry in files.discover()["streams"]]
 
 
