@@ -11,12 +11,12 @@ from typing import Any
 
 import orjson
 
+from sync.batch_files import batch_chunks
 from sync.errors import SourceError
 from sync.pipe import Cancelled, pipe_blocks, widen_pipe
 from sync.plan import StreamPlan
 from sync.process import StderrTail, TempFiles, resolve_argv, spawn
 from sync.reader import SingerReader
-from sync.batch_files import batch_chunks
 from sync.singer import ControlMessage, SourceEvent, select_entry, stream_name
 
 

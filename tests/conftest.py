@@ -1,5 +1,6 @@
 """Shared helpers: pipeline files in a temp folder, the CLI as a subprocess."""
 
+
 from __future__ import annotations
 
 import os
