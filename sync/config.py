@@ -184,24 +184,22 @@ def parse_config(doc: YamlDocument, path: Path) -> PipelineConfig:
     except ValidationError as exc:
         raise_validation(exc, doc)
         raise  # pragma: no cover - raise_validation always raises
-    if cfg.source.pip_url is None:
-        _check_executable(cfg.source.tap, doc, ("source", "tap"), cfg.base_dir,
-                          frozenset(BUILTIN_TAPS))
-    if cfg.destination.pip_url is None:
-        _check_executable(cfg.destination.target, doc, ("destination", "target"),
-                          cfg.base_dir, frozenset(BUILTIN_TARGETS))
-    if isinstance(cfg.source.tap, str) and cfg.source.tap in BUILTIN_TAPS:
-        model = BUILTIN_TAPS[cfg.source.tap].config_model
-        try:
-            model.model_validate(cfg.source.config)
-        except ValidationError as exc:
-            raise_validation(exc, doc, ("source", "config"))
-    if isinstance(cfg.destination.target, str) and cfg.destination.target in BUILTIN_TARGETS:
-        tmodel = BUILTIN_TARGETS[cfg.destination.target].config_model
-        try:
-            tmodel.model_validate(cfg.destination.config)
-        except ValidationError as exc:
-            raise_validation(exc, doc, ("destination", "config"))
+    blocks = (
+        ("source", "tap", cfg.source.tap, cfg.source.pip_url, cfg.source.config,
+         {name: tap.config_model for name, tap in BUILTIN_TAPS.items()}),
+        ("destination", "target", cfg.destination.target, cfg.destination.pip_url,
+         cfg.destination.config,
+         {name: target.config_model for name, target in BUILTIN_TARGETS.items()}),
+    )
+    for block, field, spec, pip_url, config, builtins in blocks:
+        if pip_url is not None:
+            continue  # installed into its own environment when first used
+        _check_executable(spec, doc, (block, field), cfg.base_dir, frozenset(builtins))
+        if isinstance(spec, str) and spec in builtins:
+            try:
+                builtins[spec].model_validate(config)
+            except ValidationError as exc:
+                raise_validation(exc, doc, (block, "config"))
     if cfg.source.uuid == cfg.destination.uuid:
         raise ConfigError("the source and destination blocks need different uuids",
                           file=doc.file, line=doc.line_of(("destination", "uuid")),
