@@ -35,21 +35,18 @@ class ExternalTap:
         self._capabilities: frozenset[str] | None = None
 
     def capabilities(self) -> frozenset[str]:
-        """What the tap says it supports (``--about --format json``); empty if it won't say."""
+        """What the tap says it supports (``--about --format json``); empty if it won't say.
+
+        Asked without ``--config``: a tap that does not know ``--about`` then fails at
+        once instead of starting a sync."""
         if self._capabilities is None:
-            files = TempFiles()
             try:
-                cfg = files.write("config.json", self.config)
-                try:
-                    done = subprocess.run([*self.argv, "--about", "--format", "json",
-                                           "--config", cfg], cwd=self.base_dir,
-                                          capture_output=True, check=False, timeout=60,
-                                          stdin=subprocess.DEVNULL)
-                    about = orjson.loads(done.stdout) if done.returncode == 0 else {}
-                except (OSError, subprocess.TimeoutExpired, orjson.JSONDecodeError):
-                    about = {}
-            finally:
-                files.close()
+                done = subprocess.run([*self.argv, "--about", "--format", "json"],
+                                      cwd=self.base_dir, capture_output=True, check=False,
+                                      timeout=60, stdin=subprocess.DEVNULL)
+                about = orjson.loads(done.stdout) if done.returncode == 0 else {}
+            except (OSError, subprocess.TimeoutExpired, orjson.JSONDecodeError):
+                about = {}
             caps = about.get("capabilities") if isinstance(about, dict) else None
             self._capabilities = frozenset(str(c) for c in caps) if isinstance(caps, list) \
                 else frozenset()

@@ -21,6 +21,7 @@ from sync.errors import SourceError
 BLOCK_BYTES = 8 << 20
 READ_BYTES = 1 << 20
 POLL_SECONDS = 0.25
+LINGER_SECONDS = 0.05  # a part-filled block waits this long for more before it goes
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 
 
@@ -42,9 +43,9 @@ def pipe_blocks(fd: int, *, cancel: threading.Event | None = None,
     size = 0
     last_data = time.monotonic()
     while True:
-        ready, _, _ = select.select([fd], [], [], 0 if parts else POLL_SECONDS)
+        ready, _, _ = select.select([fd], [], [], LINGER_SECONDS if parts else POLL_SECONDS)
         if not ready:
-            if parts:  # the pipe ran dry: hand over what we have
+            if parts:  # the pipe stayed dry for a moment: hand over what we have
                 block, rest = _split(parts)
                 parts, size = ([rest], len(rest)) if rest else ([], 0)
                 if block:
