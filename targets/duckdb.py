@@ -217,7 +217,8 @@ class DuckDBDestination:
             return
         cur.register("__sync_batch", data)
         try:
-            if mode == "merge" and keys and not truncate:
+            if mode == "merge" and keys and not truncate and \
+                    _may_overlap(cur, target, data, keys):
                 match = " AND ".join(f"t.{quote(k)} = b.{quote(k)}" for k in keys)
                 cur.execute(f"DELETE FROM {target} AS t USING __sync_batch AS b WHERE {match}")
             cur.execute(f"INSERT INTO {target} BY NAME SELECT * FROM __sync_batch")
@@ -237,6 +238,25 @@ class DuckDBDestination:
 def _rollback(cur: duckdb.DuckDBPyConnection) -> None:
     with contextlib.suppress(duckdb.Error):
         cur.execute("ROLLBACK")
+
+
+def _may_overlap(cur: duckdb.DuckDBPyConnection, target: str, data: pa.Table,
+                 keys: tuple[str, ...]) -> bool:
+    """False when no stored row can share a key with the batch, so the upsert's DELETE
+    can be skipped: checked on the first key's range, which DuckDB answers from its
+    zone maps without reading the table (appending rising ids is the common case)."""
+    col = data.column(keys[0])
+    if not (pa.types.is_integer(col.type) or pa.types.is_timestamp(col.type)
+            or pa.types.is_date(col.type) or pa.types.is_string(col.type)):
+        return True
+    bounds = pc.min_max(col)
+    low, high = bounds["min"].as_py(), bounds["max"].as_py()
+    if low is None:
+        return True
+    key = quote(keys[0])
+    row = cur.execute(f"SELECT 1 FROM {target} WHERE {key} BETWEEN ? AND ? LIMIT 1",
+                      [low, high]).fetchall()
+    return bool(row)
 
 
 def _last_per_key(data: pa.Table, keys: tuple[str, ...]) -> pa.Table:

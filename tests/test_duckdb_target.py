@@ -100,3 +100,14 @@ def test_failed_batch_commits_neither_rows_nor_state(dest: DuckDBDestination,
     assert dest.committed_state("s") == {"n": 1}
     dest.close()
     assert query(tmp_path / "w.duckdb", "SELECT id FROM raw.t") == [(1,)]
+
+
+def test_merge_with_and_without_overlapping_keys(dest: DuckDBDestination,
+                                                 tmp_path: Path) -> None:
+    """Batches beyond the stored key range append; ones inside it still replace."""
+    write(dest, [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}], mode="merge")
+    write(dest, [{"id": 10, "name": "j"}, {"id": 11, "name": "k"}], mode="merge")
+    write(dest, [{"id": 5, "name": "e"}, {"id": 11, "name": "k2"}], mode="merge")
+    dest.close()
+    assert query(tmp_path / "w.duckdb", "SELECT id, name FROM raw.t ORDER BY id") == \
+        [(1, "a"), (2, "b"), (5, "e"), (10, "j"), (11, "k2")]
