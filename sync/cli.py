@@ -66,6 +66,9 @@ def run(
     log_level: LogLevelOpt = "info",
     quiet: Annotated[bool, typer.Option("--quiet", "-q",
                                         help="No progress and no summary table.")] = False,
+    refresh_catalog: Annotated[bool, typer.Option(
+        "--refresh-catalog", help="Run the tap's discovery again instead of using the "
+                                  "catalog kept from the last run.")] = False,
 ) -> None:
     """Run a pipeline once. Exit 0: every stream succeeded; 1: a stream failed; 2: bad
     config or usage; 75: another run of the pipeline holds its lock."""
@@ -81,14 +84,15 @@ def run(
                 raise ConfigError("--event must be a JSON object")
         cfg = _load(config)
         code = _run(cfg, stream or [], full_refresh, event_value,
-                    interactive=chosen == "console" and not quiet, quiet=quiet)
+                    interactive=chosen == "console" and not quiet, quiet=quiet,
+                    refresh_catalog=refresh_catalog)
     except SyncError as exc:
         raise _fail(exc) from None
     raise typer.Exit(code)
 
 
 def _run(cfg: Any, streams: list[str], full_refresh: bool, event: dict[str, Any], *,
-         interactive: bool, quiet: bool) -> int:
+         interactive: bool, quiet: bool, refresh_catalog: bool) -> int:
     from rich.console import Console
 
     from sync.progress import LiveProgress, summary_table
@@ -126,7 +130,8 @@ def _run(cfg: Any, streams: list[str], full_refresh: bool, event: dict[str, Any]
 
     try:
         summary = run_pipeline(cfg, streams=streams, full_refresh=full_refresh, event=event,
-                               observers=[_Forward()], cancel=cancel, on_plans=on_plans)
+                               observers=[_Forward()], cancel=cancel, on_plans=on_plans,
+                               refresh_catalog=refresh_catalog)
     finally:
         for p in progress:
             p.__exit__(None, None, None)
@@ -174,12 +179,13 @@ def discover(config: ConfigOpt,
                                                          help="Write the catalog here "
                                                               "instead of stdout.")] = None
              ) -> None:
-    """Print (or write) the tap's Singer catalog."""
+    """Run the tap's discovery and print (or write) its Singer catalog; the catalog
+    kept for `sync run` is refreshed too."""
     try:
         _setup_logs("auto", "warning")
         from sync.runner import make_source
 
-        catalog = make_source(_load(config)).discover()
+        catalog = make_source(_load(config), refresh_catalog=True).discover()
     except SyncError as exc:
         raise _fail(exc) from None
     data = orjson.dumps(catalog, option=orjson.OPT_INDENT_2)

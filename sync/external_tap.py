@@ -18,19 +18,23 @@ from sync.plan import StreamPlan
 from sync.process import StderrTail, TempFiles, resolve_argv, spawn
 from sync.reader import SingerReader
 from sync.singer import ControlMessage, SourceEvent, select_entry, stream_name
+from sync.tap_cache import TapCache
 
 
 class ExternalTap:
     """Any Singer tap executable: ``--discover``, then ``--catalog`` and ``--state``."""
 
     def __init__(self, spec: str | tuple[str, ...], config: Mapping[str, Any], base_dir: Path,
-                 catalog_file: Path | None = None, idle_timeout: float | None = None) -> None:
+                 catalog_file: Path | None = None, idle_timeout: float | None = None,
+                 cache_dir: Path | None = None, refresh: bool = False) -> None:
         self.idle_timeout = idle_timeout
         self.argv = resolve_argv(spec, base_dir)
         self.config = dict(config)
         self.base_dir = base_dir
         self.catalog_file = catalog_file
         self.name = Path(self.argv[0]).name
+        self.cache = TapCache(cache_dir, self.argv, self.config) if cache_dir else None
+        self.refresh = refresh
         self._catalog: dict[str, Any] | None = None
         self._capabilities: frozenset[str] | None = None
 
@@ -39,6 +43,10 @@ class ExternalTap:
 
         Asked without ``--config``: a tap that does not know ``--about`` then fails at
         once instead of starting a sync."""
+        if self._capabilities is None and self.cache is not None and not self.refresh:
+            cached = self.cache.get("about")
+            if isinstance(cached, list):
+                self._capabilities = frozenset(str(c) for c in cached)
         if self._capabilities is None:
             try:
                 done = subprocess.run([*self.argv, "--about", "--format", "json"],
@@ -50,6 +58,8 @@ class ExternalTap:
             caps = about.get("capabilities") if isinstance(about, dict) else None
             self._capabilities = frozenset(str(c) for c in caps) if isinstance(caps, list) \
                 else frozenset()
+            if self.cache is not None:
+                self.cache.put("about", sorted(self._capabilities))
         return self._capabilities
 
     def _catalog_flag(self) -> str:
@@ -61,6 +71,11 @@ class ExternalTap:
         """Run the tap with ``--discover`` (or read the configured catalog file)."""
         if self._catalog is not None:
             return self._catalog
+        if self.catalog_file is None and self.cache is not None and not self.refresh:
+            cached = self.cache.get("catalog")
+            if isinstance(cached, dict) and isinstance(cached.get("streams"), list):
+                self._catalog = cached
+                return cached
         if self.catalog_file is not None:
             try:
                 catalog = orjson.loads(self.catalog_file.read_bytes())
@@ -89,6 +104,8 @@ class ExternalTap:
                                   f"{exc}") from None
         if not isinstance(catalog, dict) or not isinstance(catalog.get("streams"), list):
             raise SourceError(f"tap {self.name}: the catalog has no 'streams' list")
+        if self.cache is not None and self.catalog_file is None:
+            self.cache.put("catalog", catalog)
         self._catalog = catalog
         return catalog
 

@@ -64,7 +64,7 @@ def _argv(cfg: PipelineConfig, spec: str | tuple[str, ...], pip_url: str | None,
         raise _with_file(exc, cfg) from None
 
 
-def make_source(cfg: PipelineConfig) -> Source:
+def make_source(cfg: PipelineConfig, *, refresh_catalog: bool = False) -> Source:
     from taps import BUILTIN_TAPS
 
     tap = cfg.source.tap
@@ -75,7 +75,8 @@ def make_source(cfg: PipelineConfig) -> Source:
     catalog = cfg.resolve(cfg.source.catalog) if cfg.source.catalog else None
     argv = _argv(cfg, tap, cfg.source.pip_url, "source.pip_url")
     return ExternalTap(tuple(argv) if isinstance(argv, list) else argv, cfg.source.config,
-                       cfg.base_dir, catalog, cfg.source.idle_timeout)
+                       cfg.base_dir, catalog, cfg.source.idle_timeout,
+                       cache_dir=work_dir(cfg) / "catalogs", refresh=refresh_catalog)
 
 
 def make_destination(cfg: PipelineConfig) -> Destination:
@@ -116,7 +117,7 @@ def run_pipeline(cfg: PipelineConfig, *, streams: Sequence[str] = (),
                  full_refresh: bool = False, event: Mapping[str, Any] | None = None,
                  observers: Sequence[Observer] = (), executor: Executor | None = None,
                  cancel: threading.Event | None = None,
-                 on_plans: Any = None) -> RunSummary:
+                 on_plans: Any = None, refresh_catalog: bool = False) -> RunSummary:
     """Run the pipeline once; returns its summary. Raises only for config and lock errors."""
     cancel = cancel or threading.Event()
     blocks = load_blocks(cfg)  # user code is checked before any data moves
@@ -124,7 +125,7 @@ def run_pipeline(cfg: PipelineConfig, *, streams: Sequence[str] = (),
         store = SQLiteStore(cfg.state_path)
         try:
             return _run_locked(cfg, store, blocks, streams, full_refresh, dict(event or {}),
-                               observers, executor, cancel, on_plans)
+                               observers, executor, cancel, on_plans, refresh_catalog)
         finally:
             store.close()
 
@@ -133,8 +134,8 @@ def _run_locked(cfg: PipelineConfig, store: SQLiteStore, blocks: Sequence[Callba
                 streams: Sequence[str],
                 full_refresh: bool, event: dict[str, Any], observers: Sequence[Observer],
                 executor: Executor | None, cancel: threading.Event,
-                on_plans: Any) -> RunSummary:
-    source = make_source(cfg)
+                on_plans: Any, refresh_catalog: bool) -> RunSummary:
+    source = make_source(cfg, refresh_catalog=refresh_catalog)
     destination = make_destination(cfg)
     run = store.start_run(cfg.pipeline, datetime.now(UTC), event)
     structlog.contextvars.bind_contextvars(pipeline=cfg.pipeline, run_id=run.id)

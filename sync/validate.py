@@ -9,22 +9,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import jsonschema
-
 from sync.schema import StreamSchema
 
 
-def _validator(schema: Mapping[str, Any]) -> jsonschema.protocols.Validator:
+def _validator(schema: Mapping[str, Any]) -> Any:
+    import jsonschema  # only needed once a bulk conversion has failed
+
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
     return cls(schema, format_checker=cls.FORMAT_CHECKER)
 
 
-def _path(error: jsonschema.ValidationError) -> str:
+def _path(error: Any) -> str:
     return ".".join(str(p) for p in error.absolute_path) or "(record)"
 
 
 def first_violation(rows: list[dict[str, Any]], schema: StreamSchema) -> tuple[int, str] | None:
     """The index of the first bad record and why it is bad, or None if all fit."""
+    import jsonschema
+
     from sync.reader import records_to_table  # local: reader imports this module
 
     validator = _validator(schema.json_schema)

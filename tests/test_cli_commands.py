@@ -99,3 +99,25 @@ def test_terminal_shows_progress_and_summary(pipeline_file: Callable[..., Path])
     assert "destination table" in text    # the summary table
     assert "run started" in text and not text.lstrip().startswith("{")
     assert "Data landed in DuckDB file" in text
+
+
+def test_catalog_is_kept_between_runs(tmp_path: Path,
+                                      pipeline_file: Callable[..., Path]) -> None:
+    """The second run reuses the first run's catalog; a changed config, `sync discover`
+    and --refresh-catalog ask the tap again."""
+    log = tmp_path / "starts.jsonl"
+
+    def discoveries() -> int:
+        return sum(1 for x in log.read_text().splitlines() if '"discover"' in x)
+
+    cfg = pipeline_file(source=numbers_source({"a": {"count": 2}}, starts_file=str(log)))
+    assert run_cli("run", "--config", str(cfg)).returncode == 0
+    assert run_cli("run", "--config", str(cfg)).returncode == 0
+    assert discoveries() == 1
+    assert run_cli("run", "--config", str(cfg), "--refresh-catalog").returncode == 0
+    assert discoveries() == 2
+    assert run_cli("discover", "--config", str(cfg)).returncode == 0
+    assert discoveries() == 3
+    cfg = pipeline_file(source=numbers_source({"a": {"count": 3}}, starts_file=str(log)))
+    assert run_cli("run", "--config", str(cfg)).returncode == 0
+    assert discoveries() == 4

@@ -50,6 +50,9 @@ def main():
     cfg = load(a.config)
     streams = cfg.get("streams", {"numbers": {"count": 10}})
     if a.discover:
+        if cfg.get("starts_file"):
+            with open(cfg["starts_file"], "a") as fh:
+                fh.write(json.dumps({"discover": True}) + "\n")
         out_streams = []
         for name, spec in streams.items():
             keys = ["id"] if spec.get("keys", True) else []
