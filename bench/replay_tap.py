@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A Singer tap that replays a file of Singer messages: the 'external tap' of benchmarks.
 
-Config: {"file": PATH}. --discover prints a catalog made from the file's SCHEMA lines.
+Config: {"file": PATH, "repeat": N}: the file's messages, N times (default once).
+--discover prints a catalog made from the file's SCHEMA lines.
 """
 
 import json
@@ -27,8 +28,12 @@ def main() -> int:
                     break
         json.dump({"streams": list(streams.values())}, sys.stdout)
         return 0
-    with open(cfg["file"], "rb") as fh:
-        shutil.copyfileobj(fh, sys.stdout.buffer, 1 << 20)
+    repeat = int(cfg.get("repeat", 1))
+    for n in range(repeat):
+        with open(cfg["file"], "rb") as fh:
+            if n:  # later rounds: the records again, without the SCHEMA line
+                fh.readline()
+            shutil.copyfileobj(fh, sys.stdout.buffer, 1 << 20)
     return 0
 
 

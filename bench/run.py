@@ -119,8 +119,8 @@ def scenario_singer(records: int) -> list[Result]:
     return results
 
 
-def table(results: list[Result]) -> str:
-    ceiling = next((r for r in results if "ceiling" in r.name), None)
+def table(results: list[Result], ceiling_name: str = "ceiling") -> str:
+    ceiling = next((r for r in results if ceiling_name in r.name), None)
     lines = ["| scenario | records | seconds | records/s | peak RSS MiB | vs ceiling |",
              "|---|---:|---:|---:|---:|---:|"]
     for r in results:
@@ -130,11 +130,17 @@ def table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+def goals_table(goals: list[tuple[str, str, bool]]) -> str:
+    lines = ["| goal | measured | met |", "|---|---|---|"]
+    lines += [f"| {g} | {m} | {'yes' if ok else '**no**'} |" for g, m, ok in goals]
+    return "\n".join(lines)
+
+
 def write_report(body: str, command: str) -> None:
     machine = (f"{platform.machine()}, {os.cpu_count()} cores, Python "
                f"{platform.python_version()}, {platform.system()} {platform.release()}")
     section = (f"## {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\n"
-               f"Command: `{command}`  \nMachine: {machine}\n\n{SCENARIO}\n\n{body}\n")
+               f"Command: `{command}`  \nMachine: {machine}\n\n{body}\n")
     report = ROOT / "BENCHMARKS.md"
     head = "# Benchmarks\n\nNewest first. Every figure comes from the command shown with it.\n\n"
     old = report.read_text() if report.exists() else head
@@ -142,19 +148,87 @@ def write_report(body: str, command: str) -> None:
     report.write_text(head + section + "\n" + rest)
 
 
+def by_name(results: list[Result], part: str) -> Result | None:
+    return next((r for r in results if part in r.name), None)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--quick", action="store_true",
+                        help="only the 1M Singer load and its ceiling (no peers, no 10M)")
     args = parser.parse_args()
     if shutil.which("python3") is None:
         raise SystemExit("python3 is needed on PATH")
-    results = scenario_singer(args.records)
-    body = table(results)
+    import scenarios
+
+    records = args.records
+    work = DATA / "work"
+    singer = singer_file(records)
+    recs = records_only(singer)
+    sections: list[str] = []
+    goals: list[tuple[str, str, bool]] = []
+
+    results = scenario_singer(records)
+    ours = results[0]
+    if not args.quick:
+        import peers
+
+        results += peers.run_all(singer, recs, records, work / "peers")
+    sections.append(f"### 1. Singer stream into DuckDB\n\n{SCENARIO}\n\n{table(results)}")
+    goals.append(("1. >= 350,000 records/s end to end, records validated",
+                  f"{ours.rate:,.0f} records/s", ours.rate >= 350_000))
+    for peer, factor in (("target-duckdb", 15), ("arrow table", 4), ("python dicts", 4)):
+        found = by_name(results, peer)
+        if found:
+            ratio = ours.rate / found.rate
+            goals.append((f"1. >= {factor}x {peer}", f"{ratio:.1f}x", ratio >= factor))
+    peak = [ours]
+    if not args.quick:
+        big = scenarios.memory_10m(measure, singer, work, repeat=10)
+        peak.append(big)
+        sections.append(f"### 2. Memory\n\n{table([ours, big])}")
+    for r in peak:
+        goals.append((f"2. peak RSS <= 400 MiB ({r.records:,} records)",
+                      f"{r.peak_mib:,.0f} MiB", r.peak_mib <= 400))
+
+    if not args.quick:
+        alone, run = scenarios.sdk_tap_bound(measure, recs, work, 200_000)
+        sections.append("### 3. A singer-sdk tap as the bottleneck\n\n"
+                        f"{table([alone, run])}")
+        ratio = run.seconds / alone.seconds
+        goals.append(("3. sync run <= 1.1x the sdk tap alone", f"{ratio:.2f}x", ratio <= 1.1))
+
+        pairs = scenarios.file_taps(measure, recs, work, records)
+        rows = [r for pair in pairs for r in pair]
+        sections.append("### 4. Built-in file taps vs DuckDB's readers\n\n"
+                        f"{table(rows, ceiling_name='duckdb read_ndjson')}")
+        for ours_f, duck in pairs:
+            ratio = ours_f.rate / duck.rate
+            goals.append((f"4. {ours_f.name} >= 50% of {duck.name}", f"{ratio:.0%}",
+                          ratio >= 0.5))
+
+        many = scenarios.many_streams(measure, work)
+        per = many.seconds / 1000 * 1000
+        sections.append(f"### 5. 1,000 small streams\n\n{table([many])}")
+        goals.append(("5. <= 20 ms per stream (whole run / streams, an upper bound)",
+                      f"{per:.1f} ms", per <= 20))
+
+        fixed = scenarios.fixed_cost(work)
+        sections.append("### 6. Fixed cost (best of 5)\n\n"
+                        f"`sync --help`: {fixed['help']:.3f} s; a 10-record run: "
+                        f"{fixed['run']:.3f} s; its tap alone: {fixed['tap_alone']:.3f} s")
+        goals.append(("6. `sync --help` <= 0.3 s", f"{fixed['help']:.3f} s",
+                      fixed["help"] <= 0.3))
+        extra = fixed["run"] - fixed["tap_alone"]
+        goals.append(("6. 10-record run <= 0.3 s above its tap", f"+{extra:.3f} s",
+                      extra <= 0.3))
+    body = "\n\n".join(sections) + "\n\n### Goals\n\n" + goals_table(goals)
     print(body)
     if not args.no_write:
-        cmd = "make bench" if args.records == 1_000_000 else \
-            f"python bench/run.py --records {args.records}"
+        cmd = "make bench" if records == 1_000_000 and not args.quick else \
+            f"python bench/run.py --records {records}" + (" --quick" if args.quick else "")
         write_report(body, cmd)
 
 
