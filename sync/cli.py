@@ -73,6 +73,9 @@ def run(
     """Run a pipeline once. Exit 0: every stream succeeded; 1: a stream failed; 2: bad
     config or usage; 75: another run of the pipeline holds its lock."""
     try:
+        from sync.memory import limit_memory_growth
+
+        limit_memory_growth()
         chosen = _setup_logs(log_format, log_level)
         event_value: dict[str, Any] = {}
         if event is not None:

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 
 from sync.errors import SourceError
 
-BLOCK_BYTES = 8 << 20
+BLOCK_BYTES = 4 << 20
 READ_BYTES = 1 << 20
 POLL_SECONDS = 0.25
 LINGER_SECONDS = 0.05  # a part-filled block waits this long for more before it goes

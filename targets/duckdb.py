@@ -36,9 +36,12 @@ class DuckDBConfig(BaseModel):
     path: str = Field("warehouse.duckdb", description="The DuckDB database file.")
     schema_: str = Field("main", alias="schema", description="Schema the tables land in.")
     threads: int | None = Field(None, ge=1, description="DuckDB worker threads (default: all).")
-    memory_limit: str | None = Field(None, description="DuckDB memory limit, e.g. '1GB'.")
+    memory_limit: str | None = Field(
+        "128MB", description="DuckDB's memory limit while loading (it spills beyond it); "
+                             "keeps a long sync's memory flat. None: DuckDB's default.")
     checkpoint_threshold: str = Field(
-        "256MB", description="WAL size that triggers a checkpoint; larger loads faster.")
+        "64MB", description="WAL size that triggers a checkpoint; larger loads a little "
+                            "faster and holds more in memory.")
 
 
 def quote(name: str) -> str:

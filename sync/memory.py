@@ -1,0 +1,28 @@
+"""Keep the process's memory flat however long a stream is.
+
+Many threads (stream loaders, Arrow's and DuckDB's pools) each get their own glibc
+malloc arena, and freed memory stays in those arenas: the process grows with the
+number of threads, not with the data. Two arenas and Arrow on the system allocator
+keep peak memory close to what is actually live.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import sys
+
+_M_ARENA_MAX = -8
+
+
+def limit_memory_growth() -> None:
+    """Call once at start-up, before any thread is started. Harmless elsewhere."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            libc.mallopt(_M_ARENA_MAX, 2)
+        except (OSError, AttributeError):
+            pass  # not glibc: nothing to tune
+    import pyarrow as pa
+
+    pa.set_memory_pool(pa.system_memory_pool())
