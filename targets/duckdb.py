@@ -139,11 +139,11 @@ class DuckDBDestination:
     # ------------------------------------------------------------ tables
 
     def _existing(self, cur: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
-        rows = cur.execute(
-            "SELECT column_name, data_type FROM information_schema.columns "
-            "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
-            [self.schema, table]).fetchall()
-        return {r[0]: r[1] for r in rows}
+        try:
+            rows = cur.execute(f"DESCRIBE {self._qualified(table)}").fetchall()
+        except duckdb.CatalogException:
+            return {}
+        return {str(r[0]): str(r[1]) for r in rows}
 
     def ensure_table(self, table: str, schema: pa.Schema, *, stream: str) -> None:
         """Create the table, or add the columns a grown schema brings."""
