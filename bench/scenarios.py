@@ -46,6 +46,7 @@ def memory_10m(measure, singer: Path, work: Path, repeat: int = 10):  # type: ig
 
 def sdk_tap_bound(measure, records_jsonl: Path, work: Path, records: int):  # type: ignore[no-untyped-def]
     """A singer-sdk tap as the bottleneck: the tap alone to /dev/null vs `sync run`."""
+    work = work.resolve()
     sample = work / f"sdk-{records}.jsonl"
     if not sample.exists():
         with records_jsonl.open("rb") as src, sample.open("wb") as out:

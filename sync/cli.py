@@ -188,7 +188,11 @@ def discover(config: ConfigOpt,
         _setup_logs("auto", "warning")
         from sync.runner import make_source
 
-        catalog = make_source(_load(config), refresh_catalog=True).discover()
+        source = make_source(_load(config), refresh_catalog=True)
+        catalog = source.discover()
+        about = getattr(source, "capabilities", None)
+        if about is not None:
+            about()  # kept with the catalog for the next `sync run`
     except SyncError as exc:
         raise _fail(exc) from None
     data = orjson.dumps(catalog, option=orjson.OPT_INDENT_2)

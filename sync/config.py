@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from sync.errors import ConfigError
@@ -107,7 +106,11 @@ class PipelineConfig(_Model):
     @field_validator("schedule")
     @classmethod
     def _cron(cls, value: str | None) -> str | None:
-        if value is not None and not croniter.is_valid(value):
+        if value is None:
+            return value
+        from croniter import croniter  # only pipelines with a schedule need it
+
+        if not croniter.is_valid(value):
             raise ValueError(f"not a valid cron expression: {value!r}")
         return value
 

@@ -21,7 +21,9 @@ from sync.errors import SourceError
 BLOCK_BYTES = 4 << 20
 READ_BYTES = 1 << 20
 POLL_SECONDS = 0.25
-LINGER_SECONDS = 0.05  # a part-filled block waits this long for more before it goes
+LINGER_SECONDS = 0.5  # a part-filled block waits this long for more before it goes
+SMALL_READ = 64 << 10
+TRICKLE_SECONDS = 0.005
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 
 
@@ -63,6 +65,10 @@ def pipe_blocks(fd: int, *, cancel: threading.Event | None = None,
         last_data = time.monotonic()
         parts.append(chunk)
         size += len(chunk)
+        if len(chunk) < SMALL_READ:
+            # A tap that flushes every message would wake us for each one: let the
+            # pipe fill for a moment instead of paying a loop per record.
+            time.sleep(TRICKLE_SECONDS)
         if size >= block_bytes:
             block, rest = _split(parts)
             parts, size = ([rest], len(rest)) if rest else ([], 0)
