@@ -264,6 +264,8 @@ def _may_overlap(cur: duckdb.DuckDBPyConnection, target: str, data: pa.Table,
 
 def _last_per_key(data: pa.Table, keys: tuple[str, ...]) -> pa.Table:
     """Keep only the last record of each key within a batch (upsert semantics)."""
+    if len(keys) == 1 and pc.count_distinct(data.column(keys[0])).as_py() == data.num_rows:
+        return data  # every key once: nothing to drop (the usual case)
     idx = pa.array(range(data.num_rows), pa.int64())
     keyed = data.select(list(keys)).append_column("__idx", idx)
     last = keyed.group_by(list(keys), use_threads=False).aggregate([("__idx", "max")])
