@@ -301,6 +301,8 @@ class Coordinator:
         outbox.confirm_through(last)
 
     def _get(self, q: queue.Queue[tuple[str, Any]]) -> tuple[str, Any]:
+        if self.cancel.is_set():
+            raise _Cancelled()  # no new block run once the run is being stopped
         while True:
             try:
                 return q.get(timeout=0.2)

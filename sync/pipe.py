@@ -22,6 +22,7 @@ BLOCK_BYTES = 4 << 20
 READ_BYTES = 1 << 20
 POLL_SECONDS = 0.25
 LINGER_SECONDS = 0.5  # a part-filled block waits this long for more before it goes
+MAX_BLOCK_AGE = 1.0  # seconds a block may wait for more while a slow tap trickles
 SMALL_READ = 64 << 10
 TRICKLE_SECONDS = 0.005
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
@@ -44,8 +45,11 @@ def pipe_blocks(fd: int, *, cancel: threading.Event | None = None,
     parts: list[bytes] = []
     size = 0
     last_data = time.monotonic()
+    block_started = last_data
     while True:
         ready, _, _ = select.select([fd], [], [], LINGER_SECONDS if parts else POLL_SECONDS)
+        if parts and ready and time.monotonic() - block_started > MAX_BLOCK_AGE:
+            ready = []  # a slow tap: hand over what has come, do not wait for a full block
         if not ready:
             if parts:  # the pipe stayed dry for a moment: hand over what we have
                 block, rest = _split(parts)
@@ -63,6 +67,8 @@ def pipe_blocks(fd: int, *, cancel: threading.Event | None = None,
         if not chunk:
             break
         last_data = time.monotonic()
+        if not parts:
+            block_started = last_data
         parts.append(chunk)
         size += len(chunk)
         if len(chunk) < SMALL_READ:

@@ -7,6 +7,7 @@ Config keys:
   exit_code: exit with this code after writing everything (default 0)
   fail_after: exit with code 3 after this many records
   hang_after: stop writing (sleep for an hour) after this many records
+  pause_every, pause_seconds: sleep pause_seconds after every pause_every records
   extra_lines: raw lines written before anything else
   starts_file: append {"streams": [...], "state": {...}} here on every sync start
 Records are {"id": i, "value": i * 1.5, "label": "row-i", "updated_at": ...}; a
@@ -96,6 +97,9 @@ def main():
                     "updated_at": (base + datetime.timedelta(minutes=i)).isoformat()}})
             bookmark = i
             emitted += 1
+            if cfg.get("pause_every") and emitted % cfg["pause_every"] == 0:
+                sys.stdout.flush()
+                time.sleep(cfg.get("pause_seconds", 0.05))
             if cfg.get("hang_after") is not None and emitted >= cfg["hang_after"]:
                 sys.stdout.flush()
                 time.sleep(3600)
