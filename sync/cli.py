@@ -31,19 +31,20 @@ LogLevelOpt = Annotated[str, typer.Option("--log-level", help="debug, info, warn
 EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
-def _fail(exc: SyncError) -> typer.Exit:
-    typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+def _fail(exc: SyncError, redact: Any = None) -> typer.Exit:
+    message = str(exc) if redact is None else redact(str(exc))
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
     return typer.Exit(exc.exit_code)
 
 
-def _setup_logs(fmt: str, level: str) -> str:
+def _setup_logs(fmt: str, level: str, redactor: Any = None) -> str:
     from sync.log import configure
 
     if fmt not in ("auto", "console", "json"):
         raise ConfigError(f"--log-format must be auto, console or json, not {fmt!r}")
     if level.lower() not in ("debug", "info", "warning", "error"):
         raise ConfigError(f"--log-level must be debug, info, warning or error, not {level!r}")
-    return configure(fmt, level)  # type: ignore[arg-type]
+    return configure(fmt, level, redactor=redactor)  # type: ignore[arg-type]
 
 
 def _load(path: Path) -> Any:
@@ -72,8 +73,10 @@ def run(
 ) -> None:
     """Run a pipeline once. Exit 0: every stream succeeded; 1: a stream failed; 2: bad
     config or usage; 75: another run of the pipeline holds its lock."""
+    redact: Any = None
     try:
         from sync.memory import limit_memory_growth
+        from sync.secrets import pipeline_redactor
 
         limit_memory_growth()
         chosen = _setup_logs(log_format, log_level)
@@ -86,11 +89,14 @@ def run(
             if not isinstance(event_value, dict):
                 raise ConfigError("--event must be a JSON object")
         cfg = _load(config)
+        redactor = pipeline_redactor(cfg)
+        redact = redactor.text
+        _setup_logs(log_format, log_level, redactor)  # from here on, no secret is logged
         code = _run(cfg, stream or [], full_refresh, event_value,
                     interactive=chosen == "console" and not quiet, quiet=quiet,
                     refresh_catalog=refresh_catalog)
     except SyncError as exc:
-        raise _fail(exc) from None
+        raise _fail(exc, redact) from None
     raise typer.Exit(code)
 
 

@@ -26,7 +26,8 @@ class _CurrentStderr:
 
 
 def configure(fmt: LogFormat = "auto", level: str = "info",
-              stream: TextIO | None = None) -> Literal["console", "json"]:
+              stream: TextIO | None = None,
+              redactor: structlog.types.Processor | None = None) -> Literal["console", "json"]:
     """Configure structlog for the process; returns the format chosen."""
     out = stream or sys.stderr
     chosen: Literal["console", "json"]
@@ -42,8 +43,10 @@ def configure(fmt: LogFormat = "auto", level: str = "info",
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.StackInfoRenderer(),
     ]
-    if chosen == "json":
+    if chosen == "json" or redactor is not None:
         processors.append(structlog.processors.format_exc_info)
+    if redactor is not None:
+        processors.append(redactor)  # last before rendering: nothing escapes it
     processors.append(renderer)
     structlog.configure(
         processors=processors,

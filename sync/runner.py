@@ -22,6 +22,7 @@ from sync.executor import Executor, ThreadExecutor
 from sync.history import HistoryRecorder
 from sync.plan import StreamPlan, build_plans
 from sync.runs import RunStatus, RunSummary
+from sync.secrets import pipeline_redactor
 from sync.shared_tap import SharedTap, merge_states
 from sync.singer import catalog_streams, stream_name
 from sync.source import Source
@@ -122,7 +123,7 @@ def run_pipeline(cfg: PipelineConfig, *, streams: Sequence[str] = (),
     cancel = cancel or threading.Event()
     blocks = load_blocks(cfg)  # user code is checked before any data moves
     with pipeline_lock(cfg):
-        store = SQLiteStore(cfg.state_path)
+        store = SQLiteStore(cfg.state_path, redact=pipeline_redactor(cfg).text)
         try:
             return _run_locked(cfg, store, blocks, streams, full_refresh, dict(event or {}),
                                observers, executor, cancel, on_plans, refresh_catalog)

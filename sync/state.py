@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -73,8 +73,9 @@ def _ts(value: datetime) -> str:
 class SQLiteStore:
     """Bookmarks and run history in one SQLite file."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, redact: Callable[[str], str] | None = None) -> None:
         self.path = path
+        self._redact = redact or (lambda text: text)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._con = sqlite3.connect(str(path), timeout=30, check_same_thread=False,
@@ -156,7 +157,8 @@ class SQLiteStore:
     def finish_run(self, run: PipelineRun, status: RunStatus, error: str | None = None) -> None:
         with self._tx() as con:
             con.execute("UPDATE pipeline_runs SET status = ?, ended_at = ?, error = ? "
-                        "WHERE id = ?", (status, _ts(datetime.now(UTC)), error, run.id))
+                        "WHERE id = ?", (status, _ts(datetime.now(UTC)),
+                                         self._redact(error) if error else None, run.id))
 
     def record_block_run(self, event: BlockRunEvent) -> None:
         with self._tx() as con:
@@ -165,26 +167,28 @@ class SQLiteStore:
                 (event.pipeline_run.id, event.uuid, event.block_uuid, event.block_type,
                  event.stream, event.index, int(event.is_last_block_run), event.status,
                  event.rows, _ts(event.started_at), _ts(event.ended_at),
-                 str(event.error) if event.error else None))
+                 self._redact(str(event.error)) if event.error else None))
 
     def record_callbacks(self, event: BlockRunEvent, results: list[dict[str, Any]]) -> None:
         """What the callbacks of one block run did."""
         with self._tx() as con:
             con.execute("UPDATE block_runs SET callbacks = ? WHERE run_id = ? AND uuid = ?",
-                        (orjson.dumps(results).decode(), event.pipeline_run.id, event.uuid))
+                        (self._redact(orjson.dumps(results).decode()), event.pipeline_run.id,
+                         event.uuid))
 
     def record_run_callbacks(self, run: PipelineRun, results: list[dict[str, Any]]) -> None:
         """What the run-level callbacks did."""
         with self._tx() as con:
             con.execute("UPDATE pipeline_runs SET callbacks = ? WHERE id = ?",
-                        (orjson.dumps(results).decode(), run.id))
+                        (self._redact(orjson.dumps(results).decode()), run.id))
 
     def record_stream(self, run: PipelineRun, result: StreamResult) -> None:
         with self._tx() as con:
             con.execute(
                 "INSERT OR REPLACE INTO stream_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (run.id, result.stream, result.destination_table, result.status, result.rows,
-                 result.batches, result.seconds, result.attempts, result.error))
+                 result.batches, result.seconds, result.attempts,
+                 self._redact(result.error) if result.error else None))
 
     def runs(self, pipeline: str, limit: int = 20) -> list[RunRecord]:
         rows = self._query(

@@ -9,7 +9,8 @@ Config keys:
   hang_after: stop writing (sleep for an hour) after this many records
   pause_every, pause_seconds: sleep pause_seconds after every pause_every records
   extra_lines: raw lines written before anything else
-  starts_file: append {"streams": [...], "state": {...}} here on every sync start
+  starts_file: append {"streams": [...], "state": {...}, "config_mode": ...} on every start
+  echo_config: write the whole config to stderr (to check that sync hides its secrets)
 Records are {"id": i, "value": i * 1.5, "label": "row-i", "updated_at": ...}; a
 stream is incremental on "id", and --state resumes after the bookmarked id.
 """
@@ -17,6 +18,7 @@ stream is incremental on "id", and --state resumes after the bookmarked id.
 import argparse
 import datetime
 import json
+import os
 import sys
 import time
 
@@ -74,7 +76,11 @@ def main():
     state = load(a.state) if a.state else {}
     if cfg.get("starts_file"):
         with open(cfg["starts_file"], "a") as fh:
-            fh.write(json.dumps({"streams": selected, "state": state}) + "\n")
+            mode = os.stat(a.config).st_mode & 0o777
+            fh.write(json.dumps({"streams": selected, "state": state, "config_mode": mode,
+                                 "config_path": a.config}) + "\n")
+    if cfg.get("echo_config"):
+        sys.stderr.write("numbers_tap config: " + json.dumps(cfg) + "\n")
     for line in cfg.get("extra_lines", []):
         sys.stdout.write(line + "\n")
     every = cfg.get("state_every", 10)
