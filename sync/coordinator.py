@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 import structlog
 
-from sync.batcher import Batch, cut_batches
+from sync.batcher import Batch, cut_batches, split_skip
 from sync.destination import Destination
 from sync.errors import DestinationError, SourceError, StateError, StreamError
 from sync.executor import Executor
@@ -137,11 +137,12 @@ class Coordinator:
         status: Any = "success"
         while True:
             attempt += 1
-            state = run_state if run_state is not None else self._saved_state(plan)
+            saved = run_state if run_state is not None else self._saved_state(plan)
+            state, skip = split_skip(saved)
             truncate = plan.write_mode == "replace" and run_state is None
             progress = _Progress(index)
             try:
-                self._attempt(plan, state, truncate, progress)
+                self._attempt(plan, state, skip, truncate, progress)
                 rows += progress.rows
                 batches += progress.batches
                 error = None
@@ -178,12 +179,13 @@ class Coordinator:
         self._notify("stream_finished", result)
         return result
 
-    def _attempt(self, plan: StreamPlan, state: Mapping[str, Any] | None, truncate: bool,
-                 progress: _Progress) -> None:
+    def _attempt(self, plan: StreamPlan, state: Mapping[str, Any] | None, skip: int,
+                 truncate: bool, progress: _Progress) -> None:
         q: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=QUEUE_DEPTH)
         stop = threading.Event()
         producer = threading.Thread(target=self._produce, name=f"extract-{plan.stream}",
-                                    args=(plan, state, progress.index, q, stop), daemon=True)
+                                    args=(plan, state, skip, progress.index, q, stop),
+                                    daemon=True)
         producer.start()
         ok = False
         try:
@@ -203,8 +205,9 @@ class Coordinator:
                                            f"{plan.stream}:{progress.index}",
                                            DestinationError) from None
 
-    def _produce(self, plan: StreamPlan, state: Mapping[str, Any] | None, first_index: int,
-                 q: queue.Queue[tuple[str, Any]], stop: threading.Event) -> None:
+    def _produce(self, plan: StreamPlan, state: Mapping[str, Any] | None, skip: int,
+                 first_index: int, q: queue.Queue[tuple[str, Any]],
+                 stop: threading.Event) -> None:
         structlog.contextvars.bind_contextvars(pipeline=self.ctx.run.pipeline_uuid,
                                                run_id=self.ctx.run.id, stream=plan.stream)
 
@@ -222,8 +225,9 @@ class Coordinator:
         watcher.start()
         try:
             with self.source.read(plan, state, stop) as events:
+                exact = plan.write_mode in ("append", "replace")  # no key to dedupe on
                 for batch in cut_batches(events, stream=plan.stream, batch_size=plan.batch_size,
-                                         first_index=first_index):
+                                         first_index=first_index, exact=exact, skip=skip):
                     if not put(("batch", batch)):
                         return
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, re-raised there
@@ -267,7 +271,7 @@ class Coordinator:
                 loaded = self.destination.write(
                     stream=plan.stream, table_name=plan.destination_table, data=batch.table,
                     schema=batch.schema.arrow, json_schema=batch.schema.json_schema,
-                    state=batch.state, mode=plan.write_mode,
+                    state=batch.commit_state(), mode=plan.write_mode,
                     keys=batch.schema.key_properties or plan.key_properties,
                     truncate=truncate, run_id=self.ctx.run.id, batch_index=batch.index,
                     is_last=batch.is_last, block_run=block_run)
@@ -311,10 +315,11 @@ class Coordinator:
                     raise _Cancelled() from None
 
     def _mirror_state(self, plan: StreamPlan, batch: Batch) -> None:
-        if batch.state is None:
+        state = batch.commit_state()
+        if state is None:
             return
         try:
-            self.store.set_bookmark(self.ctx.run.pipeline_uuid, plan.stream, batch.state,
+            self.store.set_bookmark(self.ctx.run.pipeline_uuid, plan.stream, state,
                                     self.ctx.run.id)
         except StateError:
             if not self.destination.transactional:
@@ -336,8 +341,9 @@ class _Progress:
         self.index = batch.index + 1
         self.rows += rows
         self.batches += 1
-        if batch.state is not None:
-            self.state = batch.state
+        state = batch.commit_state()
+        if state is not None:
+            self.state = state
 
 
 def _link(cancel: threading.Event, stop: threading.Event) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -67,3 +68,46 @@ def test_events_carry_the_run_and_tables(pipeline_file: Callable[..., Path]) -> 
         assert e.started_at.tzinfo is not None
         assert e.data().num_rows == e.rows
     assert [e.rows for e in log.events] == [10, 10, 2, 2]
+
+
+def _events(n: int, state_every: int) -> list[Any]:
+    import pyarrow as pa
+
+    from sync.schema import StreamSchema
+    from sync.singer import RecordChunk, SchemaMessage, StateMessage
+
+    schema = StreamSchema.build("s", {"type": "object",
+                                      "properties": {"id": {"type": "integer"}}})
+    out: list[Any] = [SchemaMessage("s", schema)]
+    for i in range(1, n + 1):
+        out.append(RecordChunk("s", pa.table({"id": pa.array([i], pa.int64())}), i + 1))
+        if i % state_every == 0:
+            out.append(StateMessage({"bookmark": i}))
+    return out
+
+
+def test_keyless_batches_end_where_the_state_covers_them() -> None:
+    """Without keys, a batch ends at the tap's last STATE inside it, so every committed
+    batch is covered by its state exactly."""
+    from sync.batcher import cut_batches
+
+    got = [(b.rows, dict(b.state or {}), b.skip) for b in
+           cut_batches(iter(_events(25, 4)), stream="s", batch_size=10, exact=True)]
+    assert got == [(8, {"bookmark": 8}, 0), (8, {"bookmark": 16}, 0),
+                   (9, {"bookmark": 24}, 1)]
+
+
+def test_sparse_state_is_counted_and_skipped_on_resume() -> None:
+    """With STATE rarer than a batch, each batch commits how many records follow the
+    state; resuming from it drops exactly those."""
+    from sync.batcher import cut_batches, split_skip
+
+    batches = list(cut_batches(iter(_events(25, 12)), stream="s", batch_size=10,
+                               exact=True))
+    assert [(b.rows, b.skip) for b in batches] == [(10, 10), (2, 0), (10, 10), (3, 1)]
+    state, skip = split_skip(batches[0].commit_state())
+    assert (state, skip) == (None, 10)
+    resumed = list(cut_batches(iter(_events(25, 12)), stream="s", batch_size=10,
+                               exact=True, skip=skip))
+    ids = [i for b in resumed for i in b.table.column("id").to_pylist()]
+    assert ids == list(range(11, 26))
