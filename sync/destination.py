@@ -39,3 +39,37 @@ class Destination(Protocol):
     def end_stream(self, stream: str, *, ok: bool) -> None:
         """The stream is done (``ok``) or has failed; release what it holds."""
         ...
+
+
+class UnavailableDestination:
+    """Stands in for a destination that could not be opened: every write fails with
+    the reason, so each stream fails at its first destination block run."""
+
+    def __init__(self, inner: Destination, error: Exception) -> None:
+        self.transactional = inner.transactional
+        self._inner = inner
+        self._error = error
+
+    def open(self) -> None:
+        raise self._error
+
+    def describe(self) -> str:
+        return self._inner.describe()
+
+    def close(self) -> None:
+        pass
+
+    def committed_state(self, stream: str) -> dict[str, Any] | None:
+        return None
+
+    def confirmed(self, stream: str, index: int) -> int:
+        return -1
+
+    def end_stream(self, stream: str, *, ok: bool) -> None:
+        pass
+
+    def write(self, **kwargs: Any) -> int:
+        from sync.errors import DestinationError
+
+        raise DestinationError(str(self._error), stream=kwargs.get("stream"),
+                               block_run=kwargs.get("block_run"))

@@ -16,8 +16,8 @@ from filelock import FileLock, Timeout
 from callbacks.runtime import CallbackBlock, CallbackDispatcher, check_streams, load_blocks
 from sync.config import PipelineConfig
 from sync.coordinator import Coordinator, Observer, RunContext
-from sync.destination import Destination
-from sync.errors import ConfigError, LockHeldError, SourceError
+from sync.destination import Destination, UnavailableDestination
+from sync.errors import ConfigError, DestinationError, LockHeldError, SourceError
 from sync.executor import Executor, ThreadExecutor
 from sync.history import HistoryRecorder
 from sync.plan import StreamPlan, build_plans
@@ -153,7 +153,13 @@ def _run_locked(cfg: PipelineConfig, store: SQLiteStore, blocks: Sequence[Callba
         if on_plans is not None:
             on_plans(plans)
         dispatcher = CallbackDispatcher(blocks, timeout=cfg.callback_timeout, recorder=store)
-        destination.open()
+        try:
+            destination.open()
+        except DestinationError as exc:
+            # Every stream fails at its first destination block run, with this reason,
+            # so its failure callbacks and alerts fire like for any other load error.
+            log.error("destination cannot be opened", error=str(exc))
+            destination = UnavailableDestination(destination, exc)
         try:
             shared = not cfg.source.per_stream and hasattr(source, "read_all")
             ctx = RunContext(run, cfg.source.uuid, cfg.destination.uuid, event, full_refresh,

@@ -2,7 +2,8 @@
 """A small real Singer tap for tests, run as a subprocess.
 
 Config keys:
-  streams: {name: {"count": N, "bad_line_at": K | null, "keys": true}}
+  streams: {name: {"count": N, "bad_line_at": K | null, "keys": true,
+                   "huge_at": K | null, "huge_bytes": 50 MB}}
   state_every: emit STATE after every this many records (default 10)
   exit_code: exit with this code after writing everything (default 0)
   fail_after: exit with code 3 after this many records
@@ -94,7 +95,10 @@ def main():
         start = state.get("bookmarks", {}).get(name, {}).get("replication_key_value", 0)
         bookmark = start
         for i in range(start + 1, spec["count"] + 1):
-            if spec.get("bad_line_at") == i:
+            if spec.get("huge_at") == i:
+                out({"type": "RECORD", "stream": name, "record": {
+                    "id": i, "value": 0.5, "label": "x" * spec.get("huge_bytes", 50 << 20)}})
+            elif spec.get("bad_line_at") == i:
                 out({"type": "RECORD", "stream": name,
                      "record": {"id": "not-a-number", "value": 1.0}})
             else:
