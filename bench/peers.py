@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+
+from measure import Result, measure
 
 ROOT = Path(__file__).resolve().parent.parent
 PEERS = ROOT / "bench" / ".peers"
@@ -39,20 +38,6 @@ TARGET_DUCKDB = ["target-duckdb==0.8.0", "duckdb==1.2.2"]
 DLT = ["dlt[duckdb]==1.31.0", "duckdb==2.0.1", "pyarrow==26.0.1"]
 DICTS_LIMIT = 100_000
 TELEMETRY_OFF = {"RUNTIME__DLTHUB_TELEMETRY": "false", "DLT_TELEMETRY_DISABLED": "1"}
-
-
-@dataclass(frozen=True)
-class Result:
-    """The same fields as bench/run.py's Result, so its `table()` prints both."""
-
-    name: str
-    records: int
-    seconds: float
-    peak_mib: float
-
-    @property
-    def rate(self) -> float:
-        return self.records / self.seconds
 
 
 def ensure_peer_env(name: str, packages: list[str]) -> Path:
@@ -85,23 +70,6 @@ def _check(argv: list[str], what: str) -> str:
     if proc.returncode != 0:
         raise SystemExit(f"{what} failed ({proc.returncode}): {proc.stderr[-2000:]}")
     return proc.stdout
-
-
-def _measure(name: str, argv: list[str], records: int, cwd: Path,
-             stdin: Path | None = None, env: dict[str, str] | None = None) -> Result:
-    """Like bench/run.py's `measure`, with an optional file on stdin and extra env vars."""
-    with (stdin.open("rb") if stdin else open(os.devnull, "rb")) as src:
-        start = time.perf_counter()
-        proc = subprocess.Popen(argv, cwd=cwd, stdin=src, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, env={**os.environ, **(env or {})})
-        assert proc.stderr is not None
-        err = proc.stderr.read()
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise SystemExit(f"{name} failed ({proc.returncode}): {err.decode()[-2000:]}")
-    return Result(name, records, seconds, usage.ru_maxrss / 1024)
 
 
 def _versions(bin_dir: Path, *dists: str) -> list[str]:
@@ -146,7 +114,7 @@ def run_target_duckdb(singer_file: Path, records: int, work: Path) -> Result:
     cfg = work / "target_duckdb.json"
     cfg.write_text(json.dumps({"path": str(db), "default_target_schema": "raw",
                                "temp_dir": str(work / "target_duckdb_tmp")}))
-    result = _measure(f"target-duckdb {version} (Singer stdin -> duckdb {duck})",
+    result = measure(f"target-duckdb {version} (Singer stdin -> duckdb {duck})",
                       [str(bin_dir / "target-duckdb"), "--config", str(cfg)], records, work,
                       stdin=singer_file)
     return _verified(result, _count_rows(bin_dir, db, "raw.events"))
@@ -158,7 +126,7 @@ def _run_dlt(mode: str, label: str, records_jsonl: Path, records: int, work: Pat
     db = work / f"dlt_{mode}.duckdb"
     pipelines = work / f"dlt_{mode}_pipelines"
     _fresh(work, db.name, pipelines.name)
-    result = _measure(f"dlt {version} {label} -> duckdb {duck}",
+    result = measure(f"dlt {version} {label} -> duckdb {duck}",
                       [str(bin_dir / "python"), str(SCRIPTS / "dlt_load.py"), mode,
                        str(records_jsonl), str(db), str(pipelines), str(records)],
                       records, work, env=TELEMETRY_OFF)

@@ -15,10 +15,10 @@ import platform
 import shutil
 import subprocess
 import sys
-import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+from measure import Result, measure
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / "data"
@@ -30,32 +30,6 @@ SCENARIO = (
     "(`bench/replay_tap.py`); `sync run` validates every record against the schema and "
     "loads batches of 50,000 into the built-in DuckDB target. The ceiling is DuckDB's own "
     "`read_ndjson` of the bare records into a table. Wall time and peak RSS per process.")
-
-
-@dataclass(frozen=True)
-class Result:
-    name: str
-    records: int
-    seconds: float
-    peak_mib: float
-
-    @property
-    def rate(self) -> float:
-        return self.records / self.seconds
-
-
-def measure(name: str, argv: list[str], records: int, cwd: Path = ROOT) -> Result:
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    assert proc.stderr is not None
-    err = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise SystemExit(f"{name} failed ({proc.returncode}): {err.decode()[-2000:]}")
-    return Result(name, records, seconds, usage.ru_maxrss / 1024)
 
 
 def singer_file(records: int) -> Path:
