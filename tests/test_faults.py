@@ -59,3 +59,26 @@ def test_unwritable_destination_fails_each_stream_with_callbacks(
                 if '"error_type"' in x and '"keywords"' in x]
     assert sorted((c["stream"], c["parent_block_uuid"], c["index"]) for c in failures) == \
         [("a", "destination", 0), ("b", "destination", 0)]
+
+
+def test_locked_state_database_is_waited_for(tmp_path: Path,
+                                             pipeline_file: Callable[..., Path]) -> None:
+    """Another process holding the state database's write lock for a moment makes the
+    run wait, not fail: it completes once the lock is released."""
+    import sqlite3
+    import threading
+    import time
+
+    cfg = pipeline_file(source=numbers_source({"s": {"count": 5}}))
+    assert run_cli("run", "--config", str(cfg)).returncode == 0  # creates the database
+    con = sqlite3.connect(str(tmp_path / ".sync" / "sync.db"), isolation_level=None,
+                          check_same_thread=False)
+    con.execute("BEGIN EXCLUSIVE")
+    release = threading.Timer(2.0, lambda: con.execute("COMMIT"))
+    release.start()
+    started = time.monotonic()
+    done = run_cli("run", "--config", str(cfg))
+    release.join()
+    con.close()
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - started >= 2.0
