@@ -55,3 +55,39 @@ def test_kill_and_rerun_loses_and_duplicates_nothing(
     for table in ("keyed", "plain"):
         assert query(db, f"SELECT count(*), count(DISTINCT id), min(id), max(id) "
                          f"FROM {table}") == [(COUNT, COUNT, 1, COUNT)], (table, point)
+
+
+KILLER = """\
+import os
+import signal
+
+
+@callback('success')
+def die_here(data, **kwargs):
+    at = os.environ.get("SYNC_TEST_KILL_AT", "")
+    if at == f"{kwargs['parent_block_uuid']}:{kwargs['stream']}:{kwargs['index']}":
+        os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+@pytest.mark.parametrize("at", ["source:plain:0", "source:plain:3", "destination:plain:0",
+                                "destination:plain:4", "source:keyed:2",
+                                "destination:keyed:5"])
+def test_kill_inside_a_callback(tmp_path: Path, pipeline_file: Callable[..., Path],
+                                at: str) -> None:
+    """The process dies inside a callback: after a source block run (batch read, not yet
+    loaded) or after a destination block run (committed); the rerun completes exactly."""
+    (tmp_path / "killer.py").write_text(KILLER)
+    cfg = pipeline_file(
+        source=numbers_source({"keyed": {"count": 500}, "plain": {"count": 500,
+                                                                   "keys": False}},
+                              state_every=30),
+        batch_size=70, callbacks=[{"file": "killer.py"}])
+    killed = run_cli("run", "--config", str(cfg), env={"SYNC_TEST_KILL_AT": at})
+    assert killed.returncode == -signal.SIGKILL
+    done = run_cli("run", "--config", str(cfg))
+    assert done.returncode == 0, done.stderr
+    db = tmp_path / "warehouse.duckdb"
+    for table in ("keyed", "plain"):
+        assert query(db, f"SELECT count(*), count(DISTINCT id), min(id), max(id) "
+                         f"FROM {table}") == [(500, 500, 1, 500)], (table, at)
