@@ -48,18 +48,20 @@ def pipe_blocks(fd: int, *, cancel: threading.Event | None = None,
     block_started = last_data
     while True:
         ready, _, _ = select.select([fd], [], [], LINGER_SECONDS if parts else POLL_SECONDS)
-        if parts and ready and time.monotonic() - block_started > MAX_BLOCK_AGE:
-            ready = []  # a slow tap: hand over what has come, do not wait for a full block
-        if not ready:
-            if parts:  # the pipe stayed dry for a moment: hand over what we have
-                block, rest = _split(parts)
+        now = time.monotonic()
+        if parts and (not ready or now - block_started > MAX_BLOCK_AGE):
+            # The pipe stayed dry for a moment, or a slow tap has trickled for a while:
+            # hand over the whole lines we have rather than wait for a full block.
+            block, rest = _split(parts)
+            block_started = now
+            if block:
                 parts, size = ([rest], len(rest)) if rest else ([], 0)
-                if block:
-                    yield block
+                yield block
                 continue
+        if not ready:
             if cancel is not None and cancel.is_set():
                 raise Cancelled()
-            if idle_timeout is not None and time.monotonic() - last_data > idle_timeout:
+            if idle_timeout is not None and now - last_data > idle_timeout:
                 raise SourceError(f"the tap wrote nothing for {idle_timeout:g} s "
                                   "(source.idle_timeout)", stream=stream)
             continue
@@ -78,6 +80,7 @@ def pipe_blocks(fd: int, *, cancel: threading.Event | None = None,
         if size >= block_bytes:
             block, rest = _split(parts)
             parts, size = ([rest], len(rest)) if rest else ([], 0)
+            block_started = time.monotonic()
             if block:
                 yield block
             if cancel is not None and cancel.is_set():
