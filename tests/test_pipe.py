@@ -41,7 +41,7 @@ def test_trickling_tap_is_handed_over_within_a_second_or_two() -> None:
     _writer(write, [(b'{"n": %d}\n' % i, 0.05) for i in range(60)])
     first_at = None
     started = time.monotonic()
-    for block in pipe_blocks(read):
+    for _block in pipe_blocks(read):
         if first_at is None:
             first_at = time.monotonic() - started
     os.close(read)
@@ -51,7 +51,7 @@ def test_trickling_tap_is_handed_over_within_a_second_or_two() -> None:
 def test_idle_timeout() -> None:
     """A tap that goes silent fails after the idle timeout."""
     read, write = os.pipe()
-    with pytest.raises(SourceError, match="wrote nothing for 0.5 s"):
+    with pytest.raises(SourceError, match=r"wrote nothing for 0\.5 s"):
         for _ in pipe_blocks(read, idle_timeout=0.5, stream="s"):
             pass
     os.close(read)
