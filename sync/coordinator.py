@@ -13,7 +13,7 @@ import contextlib
 import queue
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -97,14 +97,15 @@ class Coordinator:
     def _emit(self, plan: StreamPlan, block_type: BlockType, index: int, is_last: bool,
               status: BlockStatus, started: datetime, rows: int,
               error: BaseException | None = None, table: pa.Table | None = None,
-              ended: datetime | None = None) -> None:
+              ended: datetime | None = None,
+              data: Callable[[], pa.Table] | None = None) -> None:
         uuid = self.ctx.source_uuid if block_type == "source" else self.ctx.destination_uuid
         event = BlockRunEvent(
             pipeline_run=self.ctx.run, pipeline_uuid=self.ctx.run.pipeline_uuid,
             block_uuid=uuid, block_type=block_type, stream=plan.stream,
             destination_table=plan.destination_table, index=index, is_last_block_run=is_last,
             status=status, started_at=started, ended_at=ended or _now(), rows=rows,
-            event=self.ctx.event, error=error, data=lambda: table)
+            event=self.ctx.event, error=error, data=data or (lambda: table))
         structlog.contextvars.bind_contextvars(block_run=event.uuid)
         if status == "success":
             log.debug("block run succeeded", rows=rows, is_last_block_run=is_last)
@@ -241,13 +242,20 @@ class Coordinator:
             status: BlockStatus = "failure" if error is not None else "success"
             self._emit(plan, entry.kind, entry.batch.index, entry.batch.is_last, status,
                        entry.started, 0 if error else entry.rows, error,
-                       table=entry.batch.table, ended=entry.ended)
+                       data=entry.data.load, ended=entry.ended)
 
         def confirmed(entry: Entry) -> None:
             progress.committed(entry.batch, entry.rows)
             self._mirror_state(plan, entry.batch)
 
         outbox = Outbox(emit, confirmed)
+        try:
+            self._consume_into(plan, truncate, progress, q, outbox)
+        finally:
+            outbox.close()
+
+    def _consume_into(self, plan: StreamPlan, truncate: bool, progress: _Progress,
+                      q: queue.Queue[tuple[str, Any]], outbox: Outbox) -> None:
         extract_started = _now()
         written = -1
         while True:

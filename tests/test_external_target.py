@@ -98,3 +98,23 @@ def test_dying_tap_closes_the_target(tmp_path: Path,
     done = run_cli("run", "--config", str(cfg), "--log-format", "json", timeout=60)
     assert done.returncode == 1 and "exited with code 3" in done.stderr
     assert bookmark(cfg, "s") == 10
+
+
+def test_waiting_batches_are_spilled_and_read_back(
+        tmp_path: Path, pipeline_file: Callable[..., Path]) -> None:
+    """Fifty batches waiting for a target that confirms only at exit: callbacks still get
+    every batch's records (older ones read back from disk), and nothing is left over."""
+    import tempfile
+
+    before = set(Path(tempfile.gettempdir()).glob("sync-waiting-*"))
+    calls = tmp_path / "calls.jsonl"
+    cfg = pipeline_file(source=numbers_source({"s": {"count": 500}}), batch_size=10,
+                        destination={**target(tmp_path, echo="exit"), "confirm_wait": 0.1},
+                        callbacks=[{"file": RECORDER}])
+    done = run_cli("run", "--config", str(cfg), env={"CALLS_FILE": str(calls)})
+    assert done.returncode == 0, done.stderr
+    got = [(c["parent_block_uuid"], c["index"], c["rows"]) for c in lines(calls)
+           if c.get("form") == "positional"]
+    assert len(got) == 100 and all(rows == 10 for _, _, rows in got)
+    assert [i for p, i, _ in got if p == "destination"] == list(range(50))
+    assert set(Path(tempfile.gettempdir()).glob("sync-waiting-*")) == before
