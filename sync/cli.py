@@ -209,6 +209,22 @@ def discover(config: ConfigOpt,
 
 
 @app.command()
+def init(folder: Annotated[Path, typer.Argument(help="Where to create the project.")] = Path("."),
+         name: Annotated[str, typer.Option(help="The pipeline's name.")] = "my_pipeline"
+         ) -> None:
+    """Create a new project: a pipeline file, sample data and a callback, ready to run."""
+    from sync.scaffold import init_project
+
+    try:
+        written = init_project(folder, name)
+    except SyncError as exc:
+        raise _fail(exc) from None
+    for path in written:
+        typer.echo(f"created {path}")
+    typer.echo(f"next: sync run --config {folder / 'pipeline.yaml'}")
+
+
+@app.command()
 def install(config: ConfigOpt) -> None:
     """Install the pipeline's taps and targets that have a pip_url, each into its own
     virtual environment (otherwise done on first use)."""

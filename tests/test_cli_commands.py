@@ -121,3 +121,17 @@ def test_catalog_is_kept_between_runs(tmp_path: Path,
     cfg = pipeline_file(source=numbers_source({"a": {"count": 3}}, starts_file=str(log)))
     assert run_cli("run", "--config", str(cfg)).returncode == 0
     assert discoveries() == 4
+
+
+def test_init_makes_a_project_that_runs(tmp_path: Path) -> None:
+    """`sync init` writes a pipeline, sample data and a callback; `sync run` runs them;
+    a second `sync init` refuses to overwrite."""
+    project = tmp_path / "proj"
+    done = run_cli("init", str(project), "--name", "shop")
+    assert done.returncode == 0, done.stderr
+    run = run_cli("run", "--config", str(project / "pipeline.yaml"))
+    assert run.returncode == 0, run.stderr
+    assert "source:events:0 2 rows -> events" in run.stdout + run.stderr
+    assert query(project / "warehouse.duckdb", "SELECT count(*) FROM raw.events") == [(2,)]
+    again = run_cli("init", str(project))
+    assert again.returncode == 2 and "already exists" in again.stderr
