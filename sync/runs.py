@@ -80,7 +80,6 @@ class StreamResult:
     seconds: float
     attempts: int = 1
     error: str | None = None
-    state: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
