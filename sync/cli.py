@@ -263,22 +263,56 @@ def state_show(config: ConfigOpt) -> None:
     sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
+def _edit_state(cfg: Any, stream: str | None, value: dict[str, Any] | None) -> None:
+    """Set (value) or clear (None) bookmarks in the state store and, for the built-in
+    target, beside the data, holding the pipeline's lock so no run is in flight."""
+    from sync.runner import make_destination, pipeline_lock
+
+    with pipeline_lock(cfg):
+        store = _store(cfg)
+        if value is None:
+            store.clear_bookmarks(cfg.pipeline, stream)
+        else:
+            assert stream is not None
+            store.set_bookmark(cfg.pipeline, stream, value, None)
+        if cfg.destination.target == "duckdb" and cfg.destination.pip_url is None:
+            dest = make_destination(cfg)
+            dest.open()
+            try:
+                if value is None:
+                    dest.clear_state(stream)  # type: ignore[attr-defined]
+                else:
+                    dest.set_state(stream, value)  # type: ignore[attr-defined]
+            finally:
+                dest.close()
+
+
+@state_app.command("set")
+def state_set(config: ConfigOpt,
+              stream: Annotated[str, typer.Option("--stream", "-s", help="The stream.")],
+              value: Annotated[str, typer.Option("--value", help="The Singer state, a JSON "
+                                                                 "object.")]) -> None:
+    """Set a stream's bookmark: its next run starts the tap from this state."""
+    try:
+        cfg = _load(config)
+        try:
+            parsed = orjson.loads(value)
+        except orjson.JSONDecodeError as exc:
+            raise ConfigError(f"--value is not valid JSON: {exc}") from None
+        if not isinstance(parsed, dict):
+            raise ConfigError("--value must be a JSON object (a Singer state)")
+        _edit_state(cfg, stream, parsed)
+    except SyncError as exc:
+        raise _fail(exc) from None
+    typer.echo(f"set the state of {stream}")
+
+
 @state_app.command("clear")
 def state_clear(config: ConfigOpt,
                 stream: Annotated[str | None, typer.Option("--stream", "-s")] = None) -> None:
     """Forget saved bookmarks (one stream, or all): the next run starts from scratch."""
     try:
-        cfg = _load(config)
-        _store(cfg).clear_bookmarks(cfg.pipeline, stream)
-        if cfg.destination.target == "duckdb":
-            from sync.runner import make_destination
-
-            dest = make_destination(cfg)
-            dest.open()
-            try:
-                dest.clear_state(stream)  # type: ignore[attr-defined]
-            finally:
-                dest.close()
+        _edit_state(_load(config), stream, None)
     except SyncError as exc:
         raise _fail(exc) from None
     typer.echo("cleared")

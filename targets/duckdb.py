@@ -123,6 +123,16 @@ class DuckDBDestination:
         value = orjson.loads(row[0])
         return value if isinstance(value, dict) else None
 
+    def set_state(self, stream: str, state: Mapping[str, Any]) -> None:
+        """Replace a stream's committed state (``sync state set``)."""
+        cur = self._cursor()
+        try:
+            cur.execute("BEGIN TRANSACTION")
+            self._save_state(cur, stream, state, 0, -1)
+            cur.execute("COMMIT")
+        finally:
+            cur.close()
+
     def clear_state(self, stream: str | None = None) -> None:
         """Forget committed state for one stream or every stream of the pipeline."""
         cur = self._cursor()

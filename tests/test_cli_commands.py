@@ -135,3 +135,18 @@ def test_init_makes_a_project_that_runs(tmp_path: Path) -> None:
     assert query(project / "warehouse.duckdb", "SELECT count(*) FROM raw.events") == [(2,)]
     again = run_cli("init", str(project))
     assert again.returncode == 2 and "already exists" in again.stderr
+
+
+def test_state_set_moves_the_bookmark(tmp_path: Path,
+                                      pipeline_file: Callable[..., Path]) -> None:
+    """`sync state set` makes the next run start the tap from the given state."""
+    cfg = pipeline_file(source=numbers_source({"a": {"count": 10, "keys": False}}))
+    value = '{"bookmarks": {"a": {"replication_key": "id", "replication_key_value": 6}}}'
+    done = run_cli("state", "set", "--config", str(cfg), "--stream", "a", "--value", value)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(run_cli("state", "show", "--config", str(cfg)).stdout)["a"] == \
+        json.loads(value)
+    assert run_cli("run", "--config", str(cfg)).returncode == 0
+    assert query(tmp_path / "warehouse.duckdb", "SELECT min(id), count(*) FROM a") == [(7, 4)]
+    bad = run_cli("state", "set", "--config", str(cfg), "--stream", "a", "--value", "[1]")
+    assert bad.returncode == 2 and "JSON object" in bad.stderr
