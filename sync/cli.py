@@ -225,6 +225,46 @@ def init(folder: Annotated[Path, typer.Argument(help="Where to create the projec
 
 
 @app.command()
+def schedule(
+    paths: Annotated[list[Path], typer.Argument(help="Pipeline files, or folders of them.",
+                                                exists=True)],
+    log_format: LogFormatOpt = "auto",
+) -> None:
+    """Run pipelines at their `schedule:` times until SIGTERM or Ctrl-C."""
+    from sync.scheduler import Scheduler, pipeline_files
+
+    try:
+        chosen = _setup_logs(log_format, "info")
+        configs = [_load(p) for p in pipeline_files(paths)]
+        scheduled = [c for c in configs if c.schedule]
+        if not scheduled:
+            raise ConfigError("none of these pipelines has a `schedule:`")
+        stop = threading.Event()
+        for sig in EXIT_SIGNAL:
+            signal.signal(sig, lambda _s, _f: stop.set())
+        code = Scheduler(scheduled, log_format="json" if chosen == "json" else "console",
+                         stop=stop).run()
+    except SyncError as exc:
+        raise _fail(exc) from None
+    raise typer.Exit(code)
+
+
+@app.command()
+def cron(config: Annotated[Path, typer.Argument(help="The pipeline file.", exists=True,
+                                                dir_okay=False)]) -> None:
+    """Print the crontab line that runs a pipeline at its `schedule:`."""
+    from sync.scheduler import crontab_line
+
+    try:
+        cfg = _load(config)
+        typer.echo(crontab_line(cfg))
+    except ValueError as exc:
+        raise _fail(ConfigError(str(exc), file=str(config), key="schedule")) from None
+    except SyncError as exc:
+        raise _fail(exc) from None
+
+
+@app.command()
 def install(config: ConfigOpt) -> None:
     """Install the pipeline's taps and targets that have a pip_url, each into its own
     virtual environment (otherwise done on first use)."""
