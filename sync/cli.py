@@ -381,7 +381,8 @@ def runs_show(config: ConfigOpt, run_id: Annotated[int, typer.Argument()]) -> No
         store = _store(cfg)
         data = {"streams": [s.__dict__ for s in store.stream_results(run_id)],
                 "block_runs": store.block_runs(run_id),
-                "run_callbacks": store.run_callbacks(run_id)}
+                "run_callbacks": store.run_callbacks(run_id),
+                "alerts": store.alerts(run_id)}
     except SyncError as exc:
         raise _fail(exc) from None
     sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")

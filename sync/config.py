@@ -76,9 +76,11 @@ class CallbackSettings(_Model):
 class AlertSettings(_Model):
     """A built-in alert delivered through an apprise URL."""
 
-    url: str
+    url: str = Field(description="An apprise URL: json://, mailto://, slack://, ...")
     on: tuple[Literal["failure", "success", "recovery"], ...] = ("failure",)
     streams: tuple[str, ...] = ("*",)
+    after_failures: int = Field(
+        1, ge=1, description="Alert on failure only from this many failed runs in a row.")
 
 
 class PipelineConfig(_Model):
@@ -203,6 +205,14 @@ def parse_config(doc: YamlDocument, path: Path) -> PipelineConfig:
                 builtins[spec].model_validate(config)
             except ValidationError as exc:
                 raise_validation(exc, doc, (block, "config"))
+    if cfg.alerts:
+        import apprise  # only pipelines with alerts pay for it
+
+        for i, alert in enumerate(cfg.alerts):
+            if not apprise.Apprise().add(alert.url):
+                raise ConfigError("not a URL apprise can deliver to", file=doc.file,
+                                  line=doc.line_of(("alerts", i, "url")),
+                                  key=f"alerts.{i}.url")
     if cfg.source.uuid == cfg.destination.uuid:
         raise ConfigError("the source and destination blocks need different uuids",
                           file=doc.file, line=doc.line_of(("destination", "uuid")),

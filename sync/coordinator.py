@@ -171,7 +171,8 @@ class Coordinator:
                     break
         result = StreamResult(plan.stream, plan.destination_table, status, rows, batches,
                               round(time.monotonic() - started, 3), attempt,
-                              str(error) if error else None)
+                              str(error) if error else None,
+                              error.block_run if isinstance(error, StreamError) else None)
         structlog.contextvars.unbind_contextvars("block_run")
         if status == "success":
             log.info("stream finished", rows=rows, batches=batches, seconds=result.seconds)

@@ -13,6 +13,7 @@ from typing import Any
 import structlog
 from filelock import FileLock, Timeout
 
+from callbacks.alerts import AlertDispatcher
 from callbacks.runtime import CallbackBlock, CallbackDispatcher, check_streams, load_blocks
 from sync.config import PipelineConfig
 from sync.coordinator import Coordinator, Observer, RunContext
@@ -165,8 +166,11 @@ def _run_locked(cfg: PipelineConfig, store: SQLiteStore, blocks: Sequence[Callba
             ctx = RunContext(run, cfg.source.uuid, cfg.destination.uuid, event, full_refresh,
                              0 if shared else cfg.retries, cfg.retry_backoff)
             workers = len(plans) if shared else cfg.max_parallel_streams
+            alerts = [AlertDispatcher(cfg.alerts, pipeline=cfg.pipeline, run=run, store=store,
+                                      redact=pipeline_redactor(cfg).text)] if cfg.alerts else []
             coordinator = Coordinator(ctx, source, destination, store,
-                                      [HistoryRecorder(store, run), dispatcher, *observers],
+                                      [HistoryRecorder(store, run), dispatcher, *alerts,
+                                       *observers],
                                       executor or ThreadExecutor(max(workers, 1)), cancel)
             shared_tap: SharedTap | None = None
             if shared:

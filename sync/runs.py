@@ -80,6 +80,7 @@ class StreamResult:
     seconds: float
     attempts: int = 1
     error: str | None = None
+    failed_block_run: str | None = None
 
 
 @dataclass(frozen=True)

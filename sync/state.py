@@ -34,6 +34,9 @@ CREATE TABLE IF NOT EXISTS block_runs (
     is_last INTEGER NOT NULL, status TEXT NOT NULL, rows INTEGER NOT NULL,
     started_at TEXT NOT NULL, ended_at TEXT NOT NULL, error TEXT, callbacks TEXT,
     PRIMARY KEY (run_id, uuid));
+CREATE TABLE IF NOT EXISTS alerts (
+    run_id INTEGER NOT NULL, stream TEXT NOT NULL, kind TEXT NOT NULL, target TEXT NOT NULL,
+    delivered INTEGER NOT NULL, error TEXT, sent_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS stream_results (
     run_id INTEGER NOT NULL, stream TEXT NOT NULL, destination_table TEXT NOT NULL,
     status TEXT NOT NULL, rows INTEGER NOT NULL, batches INTEGER NOT NULL,
@@ -189,6 +192,28 @@ class SQLiteStore:
                 (run.id, result.stream, result.destination_table, result.status, result.rows,
                  result.batches, result.seconds, result.attempts,
                  self._redact(result.error) if result.error else None))
+
+    def previous_statuses(self, pipeline: str, stream: str, before_run: int,
+                          limit: int = 50) -> list[str]:
+        """The stream's statuses in the pipeline's earlier runs, newest first."""
+        rows = self._query(
+            "SELECT r.status FROM stream_results r JOIN pipeline_runs p ON p.id = r.run_id "
+            "WHERE p.pipeline = ? AND r.stream = ? AND r.run_id < ? "
+            "ORDER BY r.run_id DESC LIMIT ?", (pipeline, stream, before_run, limit))
+        return [str(r[0]) for r in rows]
+
+    def record_alert(self, run: PipelineRun, stream: str, kind: str, target: str,
+                     delivered: bool, error: str | None) -> None:
+        with self._tx() as con:
+            con.execute("INSERT INTO alerts VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (run.id, stream, kind, target, int(delivered),
+                         self._redact(error) if error else None, _ts(datetime.now(UTC))))
+
+    def alerts(self, run_id: int) -> list[dict[str, Any]]:
+        rows = self._query("SELECT stream, kind, target, delivered, error FROM alerts "
+                           "WHERE run_id = ? ORDER BY rowid", (run_id,))
+        return [{"stream": r[0], "kind": r[1], "target": r[2], "delivered": bool(r[3]),
+                 "error": r[4]} for r in rows]
 
     def runs(self, pipeline: str, limit: int = 20) -> list[RunRecord]:
         rows = self._query(
