@@ -226,8 +226,10 @@ def init(folder: Annotated[Path, typer.Argument(help="Where to create the projec
 
 @app.command()
 def schedule(
-    paths: Annotated[list[Path], typer.Argument(help="Pipeline files, or folders of them.",
-                                                exists=True)],
+    paths: Annotated[list[Path] | None, typer.Argument(
+        help="Pipeline files, or folders of them.", exists=True)] = None,
+    config: Annotated[list[Path] | None, typer.Option(
+        "--config", "-c", help="A pipeline file or folder (repeat).", exists=True)] = None,
     log_format: LogFormatOpt = "auto",
 ) -> None:
     """Run pipelines at their `schedule:` times until SIGTERM or Ctrl-C."""
@@ -235,7 +237,10 @@ def schedule(
 
     try:
         chosen = _setup_logs(log_format, "info")
-        configs = [_load(p) for p in pipeline_files(paths)]
+        given = [*(paths or []), *(config or [])]
+        if not given:
+            raise ConfigError("name the pipeline files (or folders) to schedule")
+        configs = [_load(p) for p in pipeline_files(given)]
         scheduled = [c for c in configs if c.schedule]
         if not scheduled:
             raise ConfigError("none of these pipelines has a `schedule:`")

@@ -24,7 +24,7 @@ def test_every_second_schedule(tmp_path: Path, pipeline_file: Callable[..., Path
                                               pause_seconds=0.7),
                         streams={"s": {"replication_method": "FULL_TABLE"}},  # slow each time
                         batch_size=100, schedule="* * * * * *")
-    proc = subprocess.Popen([sys.executable, "-m", "sync", "schedule", str(cfg),
+    proc = subprocess.Popen([sys.executable, "-m", "sync", "schedule", "--config", str(cfg),
                              "--log-format", "json"], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     time.sleep(7.5)
