@@ -11,47 +11,23 @@ from typing import Annotated, Any
 import orjson
 import typer
 
+from sync.cli_common import (
+    EXIT_SIGNAL,
+    ConfigOpt,
+    LogFormatOpt,
+    LogLevelOpt,
+    fail,
+    load,
+    setup_logs,
+)
+from sync.cli_history import runs_app, state_app
 from sync.errors import ConfigError, SyncError
 
 app = typer.Typer(help="Run Singer taps into targets, stream by stream, in batches, "
                        "with callbacks after every block run.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-state_app = typer.Typer(help="Show, set or clear saved bookmarks.", no_args_is_help=True)
-runs_app = typer.Typer(help="The history of pipeline runs.", no_args_is_help=True)
 app.add_typer(state_app, name="state")
 app.add_typer(runs_app, name="runs")
-
-ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="The pipeline file.",
-                                         exists=True, dir_okay=False, readable=True)]
-LogFormatOpt = Annotated[str, typer.Option("--log-format",
-                                           help="auto (console on a terminal, else json), "
-                                                "console or json.")]
-LogLevelOpt = Annotated[str, typer.Option("--log-level", help="debug, info, warning, error.")]
-
-EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
-
-
-def _fail(exc: SyncError, redact: Any = None) -> typer.Exit:
-    message = str(exc) if redact is None else redact(str(exc))
-    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
-    return typer.Exit(exc.exit_code)
-
-
-def _setup_logs(fmt: str, level: str, redactor: Any = None) -> str:
-    from sync.log import configure
-
-    if fmt not in ("auto", "console", "json"):
-        raise ConfigError(f"--log-format must be auto, console or json, not {fmt!r}")
-    if level.lower() not in ("debug", "info", "warning", "error"):
-        raise ConfigError(f"--log-level must be debug, info, warning or error, not {level!r}")
-    return configure(fmt, level, redactor=redactor)  # type: ignore[arg-type]
-
-
-def _load(path: Path) -> Any:
-    from sync.config import load_config
-
-    return load_config(path)
-
 
 @app.command()
 def run(
@@ -79,7 +55,7 @@ def run(
         from sync.secrets import pipeline_redactor
 
         limit_memory_growth()
-        chosen = _setup_logs(log_format, log_level)
+        chosen = setup_logs(log_format, log_level)
         event_value: dict[str, Any] = {}
         if event is not None:
             try:
@@ -88,15 +64,15 @@ def run(
                 raise ConfigError(f"--event is not valid JSON: {exc}") from None
             if not isinstance(event_value, dict):
                 raise ConfigError("--event must be a JSON object")
-        cfg = _load(config)
+        cfg = load(config)
         redactor = pipeline_redactor(cfg)
         redact = redactor.text
-        _setup_logs(log_format, log_level, redactor)  # from here on, no secret is logged
+        setup_logs(log_format, log_level, redactor)  # from here on, no secret is logged
         code = _run(cfg, stream or [], full_refresh, event_value,
                     interactive=chosen == "console" and not quiet, quiet=quiet,
                     refresh_catalog=refresh_catalog)
     except SyncError as exc:
-        raise _fail(exc, redact) from None
+        raise fail(exc, redact) from None
     raise typer.Exit(code)
 
 
@@ -161,8 +137,8 @@ def validate(config: ConfigOpt,
                                                         "stream selection.")] = True) -> None:
     """Check a pipeline file (and its stream selection) without moving data."""
     try:
-        _setup_logs("auto", "warning")
-        cfg = _load(config)
+        setup_logs("auto", "warning")
+        cfg = load(config)
         from callbacks.runtime import load_blocks
 
         blocks = load_blocks(cfg)
@@ -178,7 +154,7 @@ def validate(config: ConfigOpt,
                 typer.echo(f"{p.stream} -> {p.destination_table} ({p.replication_method}, "
                            f"{p.write_mode})")
     except SyncError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     typer.echo(f"{config}: ok")
 
 
@@ -191,16 +167,16 @@ def discover(config: ConfigOpt,
     """Run the tap's discovery and print (or write) its Singer catalog; the catalog
     kept for `sync run` is refreshed too."""
     try:
-        _setup_logs("auto", "warning")
+        setup_logs("auto", "warning")
         from sync.runner import make_source
 
-        source = make_source(_load(config), refresh_catalog=True)
+        source = make_source(load(config), refresh_catalog=True)
         catalog = source.discover()
         about = getattr(source, "capabilities", None)
         if about is not None:
             about()  # kept with the catalog for the next `sync run`
     except SyncError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     data = orjson.dumps(catalog, option=orjson.OPT_INDENT_2)
     if output:
         output.write_bytes(data + b"\n")
@@ -218,7 +194,7 @@ def init(folder: Annotated[Path, typer.Argument(help="Where to create the projec
     try:
         written = init_project(folder, name)
     except SyncError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     for path in written:
         typer.echo(f"created {path}")
     typer.echo(f"next: sync run --config {folder / 'pipeline.yaml'}")
@@ -236,11 +212,11 @@ def schedule(
     from sync.scheduler import Scheduler, pipeline_files
 
     try:
-        chosen = _setup_logs(log_format, "info")
+        chosen = setup_logs(log_format, "info")
         given = [*(paths or []), *(config or [])]
         if not given:
             raise ConfigError("name the pipeline files (or folders) to schedule")
-        configs = [_load(p) for p in pipeline_files(given)]
+        configs = [load(p) for p in pipeline_files(given)]
         scheduled = [c for c in configs if c.schedule]
         if not scheduled:
             raise ConfigError("none of these pipelines has a `schedule:`")
@@ -250,7 +226,7 @@ def schedule(
         code = Scheduler(scheduled, log_format="json" if chosen == "json" else "console",
                          stop=stop).run()
     except SyncError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     raise typer.Exit(code)
 
 
@@ -261,12 +237,12 @@ def cron(config: Annotated[Path, typer.Argument(help="The pipeline file.", exist
     from sync.scheduler import crontab_line
 
     try:
-        cfg = _load(config)
+        cfg = load(config)
         typer.echo(crontab_line(cfg))
     except ValueError as exc:
-        raise _fail(ConfigError(str(exc), file=str(config), key="schedule")) from None
+        raise fail(ConfigError(str(exc), file=str(config), key="schedule")) from None
     except SyncError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
 
 
 @app.command()
@@ -274,8 +250,8 @@ def install(config: ConfigOpt) -> None:
     """Install the pipeline's taps and targets that have a pip_url, each into its own
     virtual environment (otherwise done on first use)."""
     try:
-        _setup_logs("auto", "info")
-        cfg = _load(config)
+        setup_logs("auto", "info")
+        cfg = load(config)
         from sync.runner import make_destination, make_source
 
         installed = []
@@ -287,110 +263,8 @@ def install(config: ConfigOpt) -> None:
             installed.append(f"destination {cfg.destination.target} "
                              f"({cfg.destination.pip_url})")
     except SyncError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     typer.echo("installed: " + (", ".join(installed) if installed else "nothing to install"))
-
-
-def _store(cfg: Any) -> Any:
-    from sync.state import SQLiteStore
-
-    return SQLiteStore(cfg.state_path)
-
-
-@state_app.command("show")
-def state_show(config: ConfigOpt) -> None:
-    """Print the saved bookmarks of every stream, as JSON."""
-    try:
-        cfg = _load(config)
-        data = _store(cfg).bookmarks(cfg.pipeline)
-    except SyncError as exc:
-        raise _fail(exc) from None
-    sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
-
-
-def _edit_state(cfg: Any, stream: str | None, value: dict[str, Any] | None) -> None:
-    """Set (value) or clear (None) bookmarks in the state store and, for the built-in
-    target, beside the data, holding the pipeline's lock so no run is in flight."""
-    from sync.runner import make_destination, pipeline_lock
-
-    with pipeline_lock(cfg):
-        store = _store(cfg)
-        if value is None:
-            store.clear_bookmarks(cfg.pipeline, stream)
-        else:
-            assert stream is not None
-            store.set_bookmark(cfg.pipeline, stream, value, None)
-        if cfg.destination.target == "duckdb" and cfg.destination.pip_url is None:
-            dest = make_destination(cfg)
-            dest.open()
-            try:
-                if value is None:
-                    dest.clear_state(stream)  # type: ignore[attr-defined]
-                else:
-                    dest.set_state(stream, value)  # type: ignore[attr-defined]
-            finally:
-                dest.close()
-
-
-@state_app.command("set")
-def state_set(config: ConfigOpt,
-              stream: Annotated[str, typer.Option("--stream", "-s", help="The stream.")],
-              value: Annotated[str, typer.Option("--value", help="The Singer state, a JSON "
-                                                                 "object.")]) -> None:
-    """Set a stream's bookmark: its next run starts the tap from this state."""
-    try:
-        cfg = _load(config)
-        try:
-            parsed = orjson.loads(value)
-        except orjson.JSONDecodeError as exc:
-            raise ConfigError(f"--value is not valid JSON: {exc}") from None
-        if not isinstance(parsed, dict):
-            raise ConfigError("--value must be a JSON object (a Singer state)")
-        _edit_state(cfg, stream, parsed)
-    except SyncError as exc:
-        raise _fail(exc) from None
-    typer.echo(f"set the state of {stream}")
-
-
-@state_app.command("clear")
-def state_clear(config: ConfigOpt,
-                stream: Annotated[str | None, typer.Option("--stream", "-s")] = None) -> None:
-    """Forget saved bookmarks (one stream, or all): the next run starts from scratch."""
-    try:
-        _edit_state(_load(config), stream, None)
-    except SyncError as exc:
-        raise _fail(exc) from None
-    typer.echo("cleared")
-
-
-@runs_app.command("list")
-def runs_list(config: ConfigOpt,
-              limit: Annotated[int, typer.Option("--limit", "-n")] = 20) -> None:
-    """The latest runs of a pipeline."""
-    try:
-        cfg = _load(config)
-        records = _store(cfg).runs(cfg.pipeline, limit)
-    except SyncError as exc:
-        raise _fail(exc) from None
-    for r in records:
-        ended = r.ended_at.isoformat(timespec="seconds") if r.ended_at else "-"
-        typer.echo(f"{r.id}\t{r.status}\t{r.execution_date.isoformat(timespec='seconds')}\t"
-                   f"{ended}\t{r.error or ''}")
-
-
-@runs_app.command("show")
-def runs_show(config: ConfigOpt, run_id: Annotated[int, typer.Argument()]) -> None:
-    """Every stream and block run of one run, as JSON."""
-    try:
-        cfg = _load(config)
-        store = _store(cfg)
-        data = {"streams": [s.__dict__ for s in store.stream_results(run_id)],
-                "block_runs": store.block_runs(run_id),
-                "run_callbacks": store.run_callbacks(run_id),
-                "alerts": store.alerts(run_id)}
-    except SyncError as exc:
-        raise _fail(exc) from None
-    sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
 def main() -> None:
