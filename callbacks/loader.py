@@ -26,6 +26,7 @@ from callbacks.decorator import (
     on_success,
 )
 from sync.errors import ConfigError
+from sync.yamlfile import read_text
 
 BATCH_KWARGS = frozenset({
     "block_uuid", "parent_block_uuid", "ds", "hr", "execution_date", "execution_partition",
@@ -99,12 +100,7 @@ def load_callback_file(path: Path, *, uuid: str,
                        default_scope: Scope | None = None) -> tuple[CallbackFunction, ...]:
     """Every callback function of a file, checked."""
     file = str(path)
-    try:
-        source = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError("callback file not found", file=file) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read the callback file: {exc}", file=file) from None
+    source = read_text(path, "callback file")
     try:
         code = compile(source, file, "exec")
     except SyntaxError as exc:

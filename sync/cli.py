@@ -17,6 +17,7 @@ from sync.cli_common import (
     LogFormatOpt,
     LogLevelOpt,
     fail,
+    json_object,
     load,
     setup_logs,
 )
@@ -56,14 +57,7 @@ def run(
 
         limit_memory_growth()
         chosen = setup_logs(log_format, log_level)
-        event_value: dict[str, Any] = {}
-        if event is not None:
-            try:
-                event_value = orjson.loads(event)
-            except orjson.JSONDecodeError as exc:
-                raise ConfigError(f"--event is not valid JSON: {exc}") from None
-            if not isinstance(event_value, dict):
-                raise ConfigError("--event must be a JSON object")
+        event_value = json_object(event, "--event") if event is not None else {}
         cfg = load(config)
         redactor = pipeline_redactor(cfg)
         redact = redactor.text

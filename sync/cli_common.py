@@ -37,6 +37,19 @@ def setup_logs(fmt: str, level: str, redactor: Any = None) -> str:
     return configure(fmt, level, redactor=redactor)  # type: ignore[arg-type]
 
 
+def json_object(text: str, option: str) -> dict[str, Any]:
+    """A command-line option's value that must be a JSON object."""
+    import orjson
+
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise ConfigError(f"{option} is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise ConfigError(f"{option} must be a JSON object")
+    return value
+
+
 def load(path: Path) -> Any:
     from sync.config import load_config
 

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 import orjson
 import typer
 
-from sync.cli_common import ConfigOpt, fail, load
-from sync.errors import ConfigError, SyncError
+from sync.cli_common import ConfigOpt, fail, json_object, load
+from sync.errors import SyncError
 
 state_app = typer.Typer(help="Show, set or clear saved bookmarks.", no_args_is_help=True)
 runs_app = typer.Typer(help="The history of pipeline runs.", no_args_is_help=True)
@@ -64,13 +64,7 @@ def state_set(config: ConfigOpt,
     """Set a stream's bookmark: its next run starts the tap from this state."""
     try:
         cfg = load(config)
-        try:
-            parsed = orjson.loads(value)
-        except orjson.JSONDecodeError as exc:
-            raise ConfigError(f"--value is not valid JSON: {exc}") from None
-        if not isinstance(parsed, dict):
-            raise ConfigError("--value must be a JSON object (a Singer state)")
-        _edit_state(cfg, stream, parsed)
+        _edit_state(cfg, stream, json_object(value, "--value"))
     except SyncError as exc:
         raise fail(exc) from None
     typer.echo(f"set the state of {stream}")

@@ -81,15 +81,20 @@ def _interpolate(value: Any, path: Path_, doc_file: str, lines: Mapping[Path_, i
     return _ENV.sub(repl, value)
 
 
+def read_text(path: Path, what: str = "file") -> str:
+    """A UTF-8 file's text, or a ConfigError naming the file."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{what} not found", file=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the {what}: {exc}", file=str(path)) from None
+
+
 def load_yaml(path: Path, env: Mapping[str, str] | None = None) -> YamlDocument:
     """Parse a YAML file, interpolate ``${VAR}`` and ``${VAR:-default}``, keep key lines."""
     name = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError("file not found", file=name) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read the file: {exc}", file=name) from None
+    text = read_text(path)
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
