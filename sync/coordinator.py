@@ -117,9 +117,6 @@ class Coordinator:
 
     def saved_state(self, plan: StreamPlan) -> dict[str, Any] | None:
         """The state a stream resumes from: the last committed one (none on full refresh)."""
-        return self._saved_state(plan)
-
-    def _saved_state(self, plan: StreamPlan) -> dict[str, Any] | None:
         if self.ctx.full_refresh or plan.replication_method == "FULL_TABLE":
             return None
         if self.destination.transactional:
@@ -138,7 +135,7 @@ class Coordinator:
         status: Any = "success"
         while True:
             attempt += 1
-            saved = run_state if run_state is not None else self._saved_state(plan)
+            saved = run_state if run_state is not None else self.saved_state(plan)
             state, skip = split_skip(saved)
             truncate = plan.write_mode == "replace" and run_state is None
             progress = _Progress(index)

@@ -74,7 +74,6 @@ class TargetSession:
         self.tail = StderrTail(self.proc.stderr, name=name)
         self._echo = threading.Condition()
         self._echoed: int = -1
-        self.echoed_state: dict[str, Any] | None = None
         self._reader = threading.Thread(target=self._read_stdout, daemon=True,
                                         name=f"target-{stream}")
         self._reader.start()
@@ -95,7 +94,6 @@ class TargetSession:
             with self._echo:
                 if isinstance(marker, int) and marker > self._echoed:
                     self._echoed = marker
-                    self.echoed_state = {k: v for k, v in value.items() if k != MARKER}
                 self._echo.notify_all()
 
     @property

@@ -28,10 +28,6 @@ class PipelineRun:
         return (f"PipelineRun(id={self.id}, pipeline_uuid={self.pipeline_uuid}, "
                 f"execution_date={self.execution_date})")
 
-    @property
-    def execution_partition(self) -> str:
-        return f"{self.id}/{self.execution_date:%Y%m%dT%H%M%S}"
-
 
 def block_run_uuid(block_uuid: str, stream: str, index: int) -> str:
     """``{block_uuid}:{stream}:{index}``, the name of one block run."""

@@ -5,15 +5,13 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 import pyarrow as pa
 
 from sync.errors import SourceError
 from sync.schema import StreamSchema
-
-MessageType = Literal["RECORD", "SCHEMA", "STATE", "ACTIVATE_VERSION", "BATCH"]
 
 
 @dataclass(frozen=True)
