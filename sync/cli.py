@@ -72,9 +72,6 @@ def run(
 
 def _run(cfg: Any, streams: list[str], full_refresh: bool, event: dict[str, Any], *,
          interactive: bool, quiet: bool, refresh_catalog: bool) -> int:
-    from rich.console import Console
-
-    from sync.progress import LiveProgress, summary_table
     from sync.runner import run_pipeline
 
     cancel = threading.Event()
@@ -85,12 +82,15 @@ def _run(cfg: Any, streams: list[str], full_refresh: bool, event: dict[str, Any]
         cancel.set()
 
     previous = {s: signal.signal(s, on_signal) for s in EXIT_SIGNAL}
-    err_console = Console(stderr=True)
-    progress: list[LiveProgress] = []
+    progress: list[Any] = []
 
     def on_plans(plans: Any) -> None:
-        if interactive:
-            live = LiveProgress(err_console, list(plans))
+        if interactive:  # rich is imported only when it draws something
+            from rich.console import Console
+
+            from sync.progress import LiveProgress
+
+            live = LiveProgress(Console(stderr=True), list(plans))
             live.__enter__()
             progress.append(live)
 
@@ -117,6 +117,10 @@ def _run(cfg: Any, streams: list[str], full_refresh: bool, event: dict[str, Any]
         for s, handler in previous.items():
             signal.signal(s, handler)
     if not quiet:
+        from rich.console import Console
+
+        from sync.progress import summary_table
+
         out = Console()
         out.print(summary_table(summary))
         out.print(f"Data landed in {summary.destination}.")

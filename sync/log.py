@@ -10,7 +10,21 @@ import logging
 import sys
 from typing import Literal, TextIO
 
-import structlog
+# structlog's import pulls in rich's console, traceback and pretty-printer (about 50 ms,
+# an eighth of a small run's start-up) for the pretty tracebacks of its dev renderer.
+# sync prints its own errors, so structlog is imported with those three hidden; it then
+# renders plain tracebacks. rich itself stays usable (the live progress view imports it).
+_HIDDEN = [name for name in ("rich.console", "rich.traceback", "rich.pretty")
+           if name not in sys.modules]
+if "structlog" not in sys.modules:
+    for _name in _HIDDEN:
+        sys.modules[_name] = None  # type: ignore[assignment]
+try:
+    import structlog
+finally:
+    for _name in _HIDDEN:
+        if sys.modules.get(_name, 0) is None:
+            del sys.modules[_name]
 
 LogFormat = Literal["auto", "console", "json"]
 

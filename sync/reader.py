@@ -14,12 +14,11 @@ import io
 from collections.abc import Generator, Iterable, Iterator
 from typing import IO, Any
 
-import numpy as np
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.json as pj
 
+from sync import kernels
 from sync.errors import SchemaViolation, SourceError
 from sync.schema import StreamSchema, is_json_field
 from sync.singer import (
@@ -133,9 +132,9 @@ class SingerReader:
         """Emit the bulk-parsed rows; returns how many lines were consumed."""
         kinds = table.column("type")
         names = table.column("stream")
-        ok = pc.and_(pc.fill_null(pc.equal(kinds, "RECORD"), False),
-                     pc.fill_null(pc.equal(names, cur), False))
-        others = [int(j) for j in np.flatnonzero(~ok.to_numpy(zero_copy_only=False))]
+        ok = kernels.and_(kernels.fill_null(kernels.equal(kinds, "RECORD"), False),
+                          kernels.fill_null(kernels.equal(names, cur), False))
+        others: list[int] = kernels.indices_nonzero(kernels.invert(ok)).to_pylist()
         records = table.column("record")
         done = 0
         for j in others:
@@ -276,7 +275,7 @@ def checked_chunks(stream: str, table: pa.Table, schema: StreamSchema,
             continue
         col = table.column(name)
         if col.null_count:
-            index = int(np.flatnonzero(col.is_null().to_numpy(zero_copy_only=False))[0])
+            index = kernels.indices_nonzero(kernels.call("is_null", col)).to_pylist()[0]
             if bad is None or index < bad[0]:
                 bad = (index, name)
     if bad is None:

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
+
+from sync import kernels
 
 JSON_METADATA = {b"sync.type": b"json"}
 TIMESTAMP = pa.timestamp("us", tz="UTC")
@@ -155,7 +156,7 @@ class StreamSchema:
             return table
         if table.schema.equals(self.text_arrow, check_metadata=False):
             table = _zone_naive_as_utc(table, self.arrow)
-        return table.cast(self.arrow, safe=False)
+        return kernels.cast_table(table, self.arrow)
 
 
 _ZONED = r"(Z|z|[+-]\d\d(:?\d\d)?)$"
@@ -166,9 +167,9 @@ def _zone_naive_as_utc(table: pa.Table, target: pa.Schema) -> pa.Table:
     for i, f in enumerate(target):
         if pa.types.is_timestamp(f.type):
             col = table.column(i)
-            zoned = pc.match_substring_regex(col, _ZONED)
-            fixed = pc.if_else(pc.fill_null(zoned, True), col,
-                               pc.binary_join_element_wise(col, "Z", ""))
+            zoned = kernels.ends_with_match(col, _ZONED)
+            fixed = kernels.if_else(kernels.fill_null(zoned, True), col,
+                                    kernels.concat(col, "Z"))
             table = table.set_column(i, table.field(i), fixed)
     return table
 

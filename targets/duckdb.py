@@ -18,9 +18,9 @@ from typing import Any, Literal
 import duckdb
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field
 
+from sync import kernels
 from sync.errors import DestinationError
 from sync.schema import duckdb_type
 
@@ -262,8 +262,7 @@ def _may_overlap(cur: duckdb.DuckDBPyConnection, target: str, data: pa.Table,
     if not (pa.types.is_integer(col.type) or pa.types.is_timestamp(col.type)
             or pa.types.is_date(col.type) or pa.types.is_string(col.type)):
         return True
-    bounds = pc.min_max(col)
-    low, high = bounds["min"].as_py(), bounds["max"].as_py()
+    low, high = kernels.min_max(col)
     if low is None:
         return True
     key = quote(keys[0])
@@ -274,12 +273,14 @@ def _may_overlap(cur: duckdb.DuckDBPyConnection, target: str, data: pa.Table,
 
 def _last_per_key(data: pa.Table, keys: tuple[str, ...]) -> pa.Table:
     """Keep only the last record of each key within a batch (upsert semantics)."""
-    if len(keys) == 1 and pc.count_distinct(data.column(keys[0])).as_py() == data.num_rows:
+    if len(keys) == 1 and kernels.count_distinct(data.column(keys[0])) == data.num_rows:
         return data  # every key once: nothing to drop (the usual case)
     idx = pa.array(range(data.num_rows), pa.int64())
     keyed = data.select(list(keys)).append_column("__idx", idx)
     last = keyed.group_by(list(keys), use_threads=False).aggregate([("__idx", "max")])
     if last.num_rows == data.num_rows:
         return data
+    import pyarrow.compute as pc  # only batches that repeat a key come here
+
     positions = last.column("__idx_max")
     return data.take(pc.take(positions, pc.sort_indices(positions)))
