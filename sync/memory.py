@@ -9,7 +9,6 @@ keep peak memory close to what is actually live.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import sys
 
 _M_ARENA_MAX = -8
@@ -19,8 +18,8 @@ def limit_memory_growth() -> None:
     """Call once at start-up, before any thread is started. Harmless elsewhere."""
     if sys.platform.startswith("linux"):
         try:
-            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-            libc.mallopt(_M_ARENA_MAX, 2)
+            # The process's own symbols include libc's; find_library would run ldconfig.
+            ctypes.CDLL(None).mallopt(_M_ARENA_MAX, 2)
         except (OSError, AttributeError):
             pass  # not glibc: nothing to tune
     import pyarrow as pa
