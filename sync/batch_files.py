@@ -12,6 +12,7 @@ from urllib.parse import unquote, urlparse
 
 import pyarrow as pa
 
+from sync import kernels
 from sync.errors import SourceError
 from sync.reader import checked_chunks
 from sync.schema import StreamSchema, duckdb_type
@@ -60,7 +61,7 @@ def batch_chunks(msg: ControlMessage, schema: StreamSchema) -> Iterator[RecordCh
             for f in missing:
                 table = table.append_column(f.name, pa.nulls(table.num_rows, f.type))
             table = table.select(schema.arrow.names)
-        table = table.cast(schema.arrow, safe=False)
+        table = kernels.cast_table(table, schema.arrow)
     except (duckdb.Error, pa.ArrowInvalid, pa.ArrowTypeError,
             pa.ArrowNotImplementedError) as exc:
         raise SourceError(f"BATCH files {', '.join(str(u) for u in manifest)} do not fit the "

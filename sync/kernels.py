@@ -70,6 +70,8 @@ def concat(left: Any, right: Any) -> Any:
 
 def cast_table(table: pa.Table, schema: pa.Schema) -> pa.Table:
     """``table`` with its columns cast to ``schema``'s types, without overflow checks."""
+    if table.schema.names != schema.names:
+        raise pa.ArrowInvalid(f"columns {table.schema.names} do not match {schema.names}")
     columns = [col if col.type == f.type else
                call("cast", col, options=CastOptions.unsafe(f.type))
                for col, f in zip(table.columns, schema, strict=True)]

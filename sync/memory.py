@@ -8,6 +8,7 @@ keep peak memory close to what is actually live.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import sys
 
@@ -17,11 +18,10 @@ _M_ARENA_MAX = -8
 def limit_memory_growth() -> None:
     """Call once at start-up, before any thread is started. Harmless elsewhere."""
     if sys.platform.startswith("linux"):
-        try:
-            # The process's own symbols include libc's; find_library would run ldconfig.
+        # The process's own symbols include libc's (find_library would run ldconfig);
+        # without glibc's mallopt there is nothing to tune.
+        with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None).mallopt(_M_ARENA_MAX, 2)
-        except (OSError, AttributeError):
-            pass  # not glibc: nothing to tune
     import pyarrow as pa
 
     pa.set_memory_pool(pa.system_memory_pool())

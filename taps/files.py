@@ -21,6 +21,7 @@ from typing import Any, Literal
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
+from sync import kernels
 from sync.errors import ConfigError, SourceError
 from sync.plan import StreamPlan
 from sync.schema import StreamSchema, duckdb_type, stream_json_schema
@@ -209,7 +210,7 @@ class FileTap:
             for rb in reader:
                 if cancel.is_set():
                     return
-                table = pa.Table.from_batches([rb]).cast(schema.arrow, safe=False)
+                table = kernels.cast_table(pa.Table.from_batches([rb]), schema.arrow)
                 yield RecordChunk(plan.stream, table, line)
                 line += table.num_rows
                 if rk is not None and table.num_rows:
