@@ -10,15 +10,19 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import structlog
 
 from sync.batch_files import batch_chunks
 from sync.errors import SourceError
 from sync.pipe import Cancelled, pipe_blocks, widen_pipe
 from sync.plan import StreamPlan
-from sync.process import StderrTail, TempFiles, resolve_argv, spawn
+from sync.prelaunch import Launch, LaunchBook, Prelaunched
+from sync.process import StderrTail, TempFiles, owned, resolve_argv, spawn
 from sync.reader import SingerReader
 from sync.singer import ControlMessage, SourceEvent, select_entry, stream_name
 from sync.tap_cache import TapCache
+
+log = structlog.get_logger("sync.external_tap")
 
 
 class ExternalTap:
@@ -26,8 +30,12 @@ class ExternalTap:
 
     def __init__(self, spec: str | tuple[str, ...], config: Mapping[str, Any], base_dir: Path,
                  catalog_file: Path | None = None, idle_timeout: float | None = None,
-                 cache_dir: Path | None = None, refresh: bool = False) -> None:
+                 cache_dir: Path | None = None, refresh: bool = False,
+                 launches: LaunchBook | None = None,
+                 prelaunched: Prelaunched | None = None) -> None:
         self.idle_timeout = idle_timeout
+        self.launches = launches
+        self.prelaunched = prelaunched
         self.argv = resolve_argv(spec, base_dir)
         self.config = dict(config)
         self.base_dir = base_dir
@@ -129,19 +137,31 @@ class ExternalTap:
         chosen = {p.stream: p.catalog_entry for p in plans}
         catalog = {"streams": [chosen.get(stream_name(e)) or select_entry(e, selected=False)
                                for e in self.discover()["streams"]]}
+        caps = self.capabilities()
+        takes_state = not caps or "state" in caps
+        passed = state if state and takes_state else None
+        launch = Launch.of(stream or "", self.argv, self.base_dir, self.config,
+                           self._catalog_flag(), catalog, passed)
         with ExitStack() as stack:
-            files = TempFiles()
-            stack.callback(files.close)
-            argv = [*self.argv, "--config", files.write("config.json", self.config),
-                    self._catalog_flag(), files.write("catalog.json", catalog)]
-            caps = self.capabilities()
-            if state and (not caps or "state" in caps):
-                argv += ["--state", files.write("state.json", state)]
-            try:
-                proc = stack.enter_context(spawn(argv, cwd=self.base_dir, name=self.name))
-            except OSError as exc:
-                raise SourceError(f"cannot start tap {self.name}: {exc}",
-                                  stream=stream) from None
+            found = self.prelaunched.take(launch) \
+                if stream is not None and self.prelaunched is not None else None
+            if found is not None:
+                proc, files = found
+                stack.callback(files.close)
+                stack.enter_context(owned(proc))
+                log.debug("tap process started ahead of the stream adopted", pid=proc.pid)
+            else:
+                files = TempFiles()
+                stack.callback(files.close)
+                try:
+                    proc = stack.enter_context(spawn(launch.command(files), cwd=self.base_dir,
+                                                     name=self.name))
+                except OSError as exc:
+                    raise SourceError(f"cannot start tap {self.name}: {exc}",
+                                      stream=stream) from None
+            if stream is not None and self.launches is not None:
+                self.launches.record(launch, uses_state=takes_state and all(
+                    p.replication_method != "FULL_TABLE" for p in plans))
             assert proc.stderr is not None
             tail = StderrTail(proc.stderr, name=self.name)
             yield self._events(proc, tail, stream, cancel)

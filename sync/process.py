@@ -42,10 +42,13 @@ class TempFiles:
         os.chmod(self._dir, 0o700)
 
     def write(self, name: str, value: Mapping[str, Any]) -> str:
+        return self.write_bytes(name, orjson.dumps(value))
+
+    def write_bytes(self, name: str, data: bytes) -> str:
         path = os.path.join(self._dir, name)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as fh:
-            fh.write(orjson.dumps(value))
+            fh.write(data)
         return path
 
     def close(self) -> None:
@@ -79,6 +82,13 @@ def spawn(argv: list[str], *, cwd: Path, name: str,
     """Run a process with piped stdout/stderr; kill it if the block exits early."""
     proc = subprocess.Popen(argv, cwd=cwd, stdin=stdin, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, start_new_session=True)
+    with owned(proc):
+        yield proc
+
+
+@contextmanager
+def owned(proc: subprocess.Popen[bytes]) -> Iterator[subprocess.Popen[bytes]]:
+    """Kill and reap a started process if the block exits before it has ended."""
     try:
         yield proc
     finally:

@@ -22,6 +22,7 @@ from sync.errors import ConfigError, DestinationError, LockHeldError, SourceErro
 from sync.executor import Executor, ThreadExecutor
 from sync.history import HistoryRecorder
 from sync.plan import StreamPlan, build_plans
+from sync.prelaunch import LaunchBook, Prelaunched
 from sync.runs import RunStatus, RunSummary
 from sync.secrets import pipeline_redactor
 from sync.shared_tap import SharedTap, merge_states
@@ -66,19 +67,29 @@ def _argv(cfg: PipelineConfig, spec: str | tuple[str, ...], pip_url: str | None,
         raise _with_file(exc, cfg) from None
 
 
-def make_source(cfg: PipelineConfig, *, refresh_catalog: bool = False) -> Source:
+def make_source(cfg: PipelineConfig, *, refresh_catalog: bool = False,
+                prelaunched: Prelaunched | None = None, record: bool = False) -> Source:
+    """The pipeline's tap. ``record``: note its launches, for the next run to start them
+    early; ``prelaunched``: processes started early, to adopt where they fit."""
     from taps import BUILTIN_TAPS
 
     tap = cfg.source.tap
-    if isinstance(tap, str) and tap in BUILTIN_TAPS and cfg.source.pip_url is None:
-        return BUILTIN_TAPS[tap].build(cfg.source.config, cfg.base_dir)
+    book = LaunchBook(work_dir(cfg), cfg.pipeline) if record else None
+    builtin = BUILTIN_TAPS.get(tap) if isinstance(tap, str) and cfg.source.pip_url is None \
+        else None
+    if book is not None and (builtin is not None or not cfg.source.per_stream):
+        book.forget()  # nothing to start early next time
+        book = None
+    if builtin is not None:
+        return builtin.build(cfg.source.config, cfg.base_dir)
     from sync.external_tap import ExternalTap
 
     catalog = cfg.resolve(cfg.source.catalog) if cfg.source.catalog else None
     argv = _argv(cfg, tap, cfg.source.pip_url, "source.pip_url")
     return ExternalTap(tuple(argv) if isinstance(argv, list) else argv, cfg.source.config,
                        cfg.base_dir, catalog, cfg.source.idle_timeout,
-                       cache_dir=work_dir(cfg) / "catalogs", refresh=refresh_catalog)
+                       cache_dir=work_dir(cfg) / "catalogs", refresh=refresh_catalog,
+                       launches=book, prelaunched=prelaunched)
 
 
 def make_destination(cfg: PipelineConfig) -> Destination:
@@ -119,15 +130,19 @@ def run_pipeline(cfg: PipelineConfig, *, streams: Sequence[str] = (),
                  full_refresh: bool = False, event: Mapping[str, Any] | None = None,
                  observers: Sequence[Observer] = (), executor: Executor | None = None,
                  cancel: threading.Event | None = None,
-                 on_plans: Any = None, refresh_catalog: bool = False) -> RunSummary:
-    """Run the pipeline once; returns its summary. Raises only for config and lock errors."""
+                 on_plans: Any = None, refresh_catalog: bool = False,
+                 prelaunched: Prelaunched | None = None) -> RunSummary:
+    """Run the pipeline once; returns its summary. Raises only for config and lock errors.
+
+    ``prelaunched``: tap processes `sync run` started ahead (see sync.prelaunch)."""
     cancel = cancel or threading.Event()
     blocks = load_blocks(cfg)  # user code is checked before any data moves
     with pipeline_lock(cfg):
         store = SQLiteStore(cfg.state_path, redact=pipeline_redactor(cfg).text)
         try:
             return _run_locked(cfg, store, blocks, streams, full_refresh, dict(event or {}),
-                               observers, executor, cancel, on_plans, refresh_catalog)
+                               observers, executor, cancel, on_plans, refresh_catalog,
+                               prelaunched)
         finally:
             store.close()
 
@@ -136,8 +151,10 @@ def _run_locked(cfg: PipelineConfig, store: SQLiteStore, blocks: Sequence[Callba
                 streams: Sequence[str],
                 full_refresh: bool, event: dict[str, Any], observers: Sequence[Observer],
                 executor: Executor | None, cancel: threading.Event,
-                on_plans: Any, refresh_catalog: bool) -> RunSummary:
-    source = make_source(cfg, refresh_catalog=refresh_catalog)
+                on_plans: Any, refresh_catalog: bool,
+                prelaunched: Prelaunched | None) -> RunSummary:
+    source = make_source(cfg, refresh_catalog=refresh_catalog, prelaunched=prelaunched,
+                         record=True)
     destination = make_destination(cfg)
     run = store.start_run(cfg.pipeline, datetime.now(UTC), event)
     structlog.contextvars.bind_contextvars(pipeline=cfg.pipeline, run_id=run.id)

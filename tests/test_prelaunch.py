@@ -1,0 +1,117 @@
+"""Taps started ahead of their streams: adopted only when every input matches."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import numbers_source, query, run_cli
+
+
+def starts(log: Path) -> list[dict[str, Any]]:
+    """The tap's data runs (not discoveries), in start order."""
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    return [r for r in rows if "streams" in r]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_next_run_adopts_the_taps_started_ahead(tmp_path: Path,
+                                                pipeline_file: Callable[..., Path]) -> None:
+    """A second run starts one tap per stream, before its own imports, with the state
+    the stream resumes from; the rows are the same as without it."""
+    log = tmp_path / "starts.jsonl"
+    streams = {"a": {"count": 25}, "b": {"count": 7}}
+    cfg = pipeline_file(source=numbers_source(streams, starts_file=str(log)),
+                        max_parallel_streams=2)
+    assert run_cli("run", "--config", str(cfg)).returncode == 0
+    assert [s["state"] for s in starts(log)] == [{}, {}]
+
+    # five more rows in "a": the config changes, the launch record does not hold it
+    cfg = pipeline_file(source=numbers_source({"a": {"count": 30}, "b": {"count": 7}},
+                                              starts_file=str(log)),
+                        max_parallel_streams=2)
+    done = run_cli("run", "--config", str(cfg), "--log-level", "debug")
+    assert done.returncode == 0, done.stderr
+    second = starts(log)[2:]
+    assert sorted(s["streams"][0] for s in second) == ["a", "b"]
+    assert done.stderr.count("started ahead of the stream adopted") == 2
+    by_stream = {s["streams"][0]: s["state"] for s in second}
+    assert by_stream["a"]["bookmarks"]["a"]["replication_key_value"] == 25
+    assert by_stream["b"]["bookmarks"]["b"]["replication_key_value"] == 7
+    assert query(tmp_path / "warehouse.duckdb",
+                 "SELECT (SELECT count(*) FROM a), (SELECT count(*) FROM b)") == [(30, 7)]
+
+
+def test_a_wrong_guess_is_killed_and_the_stream_resumes_from_the_destination(
+        tmp_path: Path, pipeline_file: Callable[..., Path]) -> None:
+    """When the state database's bookmark differs from the one committed beside the
+    data (a crash between the two), the early tap is killed and a fresh one gets the
+    committed state: no row is loaded twice or skipped."""
+    log = tmp_path / "starts.jsonl"
+    cfg = pipeline_file(source=numbers_source({"a": {"count": 40, "keys": False}},
+                                              starts_file=str(log)))
+    assert run_cli("run", "--config", str(cfg)).returncode == 0
+    assert run_cli("run", "--config", str(cfg)).returncode == 0  # adopted, loads nothing
+    con = sqlite3.connect(tmp_path / ".sync" / "sync.db")
+    stale = {"bookmarks": {"a": {"replication_key": "id", "replication_key_value": 12}}}
+    con.execute("UPDATE bookmarks SET state = ? WHERE stream = 'a'", (json.dumps(stale),))
+    con.commit()
+    con.close()
+
+    done = run_cli("run", "--config", str(cfg), "--log-level", "debug")
+    assert done.returncode == 0, done.stderr
+    _, second, guess, fresh = starts(log)
+    assert second["state"] == fresh["state"]
+    assert guess["state"] == stale
+    assert fresh["state"]["bookmarks"]["a"]["replication_key_value"] == 40
+    assert not alive(guess["pid"])
+    assert "started ahead of the stream adopted" not in done.stderr
+    assert query(tmp_path / "warehouse.duckdb", "SELECT count(*), count(DISTINCT id) FROM a") \
+        == [(40, 40)]
+
+
+def test_taps_not_adopted_are_killed_when_the_run_ends(
+        tmp_path: Path, pipeline_file: Callable[..., Path]) -> None:
+    """A stream the next run does not load (here: --stream picks the other) never keeps
+    a waiting tap alive past the run."""
+    log = tmp_path / "starts.jsonl"
+    streams = {"a": {"count": 3}, "b": {"count": 4}}
+    cfg = pipeline_file(source=numbers_source(streams, starts_file=str(log)),
+                        max_parallel_streams=2)
+    assert run_cli("run", "--config", str(cfg)).returncode == 0
+    # the selection shrinks to "a": "b" is started ahead from the last run's record
+    cfg = pipeline_file(source=numbers_source(streams, starts_file=str(log)),
+                        max_parallel_streams=2, streams={"a": {}})
+    done = run_cli("run", "--config", str(cfg))
+    assert done.returncode == 0, done.stderr
+    later = starts(log)[2:]
+    assert [s["streams"][0] for s in later].count("a") >= 1
+    for s in later:
+        assert not alive(s["pid"])
+    # the record now holds "a" only: the next run starts nothing for "b"
+    assert run_cli("run", "--config", str(cfg)).returncode == 0
+    assert [s["streams"][0] for s in starts(log)[len(later) + 2:]] == ["a"]
+
+
+def test_builtin_taps_and_shared_taps_leave_no_record(
+        tmp_path: Path, pipeline_file: Callable[..., Path]) -> None:
+    log = tmp_path / "starts.jsonl"
+    cfg = pipeline_file(source=numbers_source({"a": {"count": 2}}, starts_file=str(log)))
+    assert run_cli("run", "--config", str(cfg)).returncode == 0
+    record = tmp_path / ".sync" / "launches" / "test_pipeline.json"
+    assert record.exists() and oct(record.stat().st_mode & 0o777) == "0o600"
+    cfg = pipeline_file(source={**numbers_source({"a": {"count": 2}}, starts_file=str(log)),
+                                "per_stream": False})
+    assert run_cli("run", "--config", str(cfg)).returncode == 0
+    assert not record.exists()
