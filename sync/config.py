@@ -45,6 +45,9 @@ class SourceSettings(_Model):
     catalog: str | None = Field(None, description="A catalog file to use instead of discovery.")
     idle_timeout: float | None = Field(
         None, gt=0, description="Fail the stream when the tap writes nothing for this long.")
+    start_early: bool = Field(
+        True, description="Start the first taps while sync starts up, replaying the last "
+                          "run's launches (see sync.prelaunch).")
 
 
 class DestinationSettings(_Model):

@@ -130,12 +130,22 @@ class LaunchBook:
                 pass  # without the record the next run only starts its taps a little later
 
 
-class Prelaunched:
-    """Tap processes started ahead of their streams, waiting to be adopted."""
+ADOPT_WINDOW = 10.0
 
-    def __init__(self) -> None:
+
+class Prelaunched:
+    """Tap processes started ahead of their streams, waiting to be adopted.
+
+    The streams that can adopt one are those the run starts first, all at once; a
+    process still waiting ``window`` seconds after the first adoption attempt belongs
+    to a stream that now runs later, if at all, and is killed rather than left holding
+    its source open."""
+
+    def __init__(self, window: float = ADOPT_WINDOW) -> None:
         self._lock = threading.Lock()
         self._waiting: dict[str, tuple[Launch, subprocess.Popen[bytes], TempFiles]] = {}
+        self._window = window
+        self._timer: threading.Timer | None = None
         self.adopted = 0
         self.discarded = 0
 
@@ -153,23 +163,36 @@ class Prelaunched:
         for the same stream with other inputs is killed and reaped first."""
         with self._lock:
             found = self._waiting.pop(launch.stream, None)
+            if self._timer is None and self._waiting:
+                self._timer = threading.Timer(self._window, self._expire)
+                self._timer.daemon = True
+                self._timer.start()
         if found is None:
             return None
         guess, proc, files = found
         if guess == launch:
-            self.adopted += 1
+            with self._lock:
+                self.adopted += 1
             return proc, files
-        self.discarded += 1
+        with self._lock:
+            self.discarded += 1
         stop(proc, files)
         return None
 
     def close(self) -> None:
         """Kill every process that was not adopted."""
         with self._lock:
+            timer = self._timer
+        if timer is not None:
+            timer.cancel()
+        self._expire()
+
+    def _expire(self) -> None:
+        with self._lock:
             left = list(self._waiting.values())
             self._waiting.clear()
+            self.discarded += len(left)
         for _, proc, files in left:
-            self.discarded += 1
             stop(proc, files)
 
 
@@ -217,7 +240,7 @@ def start_early(cfg: Any, *, streams: Sequence[str], full_refresh: bool,
                 refresh_catalog: bool) -> Prelaunched:
     """Replay the previous run's first launches for ``cfg`` (a PipelineConfig), unless
     this run will rediscover its catalog."""
-    if refresh_catalog or not cfg.source.per_stream:
+    if refresh_catalog or not cfg.source.per_stream or not cfg.source.start_early:
         return Prelaunched()
     return prelaunch(pipeline=cfg.pipeline, work=cfg.state_path.parent,
                      state_db=cfg.state_path, config=cfg.source.config,

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from sync.prelaunch import Launch, Prelaunched, stop
 from tests.conftest import numbers_source, query, run_cli
 
 
@@ -115,3 +118,39 @@ def test_builtin_taps_and_shared_taps_leave_no_record(
                                 "per_stream": False})
     assert run_cli("run", "--config", str(cfg)).returncode == 0
     assert not record.exists()
+
+
+def _sleeper(stream: str, state: Any = None) -> Launch:
+    return Launch.of(stream, [sys.executable, "-c", "import time; time.sleep(60)"],
+                     Path.cwd(), {"k": 1}, "--catalog", {"streams": []}, state)
+
+
+def test_waiting_taps_are_matched_exactly_and_expire() -> None:
+    """take() adopts only an identical launch, kills a different one for the same
+    stream, and processes still waiting a window after the first take are killed."""
+    early = Prelaunched(window=0.3)
+    for stream in ("a", "b", "c"):
+        early.add(_sleeper(stream, {"n": 1}))
+    found = early.take(_sleeper("a", {"n": 1}))
+    assert found is not None
+    proc, files = found
+    assert proc.poll() is None
+    assert early.take(_sleeper("b", {"n": 2})) is None  # other state: killed at once
+    assert early.streams() == {"c"}
+    time.sleep(1.0)
+    assert early.streams() == set()
+    assert (early.adopted, early.discarded) == (1, 2)
+    stop(proc, files)
+    early.close()
+
+
+def test_start_early_false_starts_taps_only_when_their_stream_runs(
+        tmp_path: Path, pipeline_file: Callable[..., Path]) -> None:
+    log = tmp_path / "starts.jsonl"
+    cfg = pipeline_file(source={**numbers_source({"a": {"count": 2}}, starts_file=str(log)),
+                                "start_early": False})
+    for _ in range(2):
+        done = run_cli("run", "--config", str(cfg), "--log-level", "debug")
+        assert done.returncode == 0, done.stderr
+        assert "started ahead" not in done.stderr
+    assert len(starts(log)) == 2
