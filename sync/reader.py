@@ -10,7 +10,6 @@ which either succeeds or names the exact line and field at fault.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Generator, Iterable, Iterator
 from typing import IO, Any
 
@@ -118,7 +117,7 @@ class SingerReader:
             return None
         try:
             table = pj.read_json(
-                io.BytesIO(data),
+                pa.BufferReader(data),  # zero-copy; a Python file object costs a copy
                 read_options=pj.ReadOptions(block_size=PARSE_BLOCK_BYTES),
                 parse_options=pj.ParseOptions(explicit_schema=self._envelope(stream),
                                               unexpected_field_behavior="ignore"),
