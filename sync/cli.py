@@ -62,17 +62,19 @@ def run(
         redactor = pipeline_redactor(cfg)
         redact = redactor.text
         setup_logs(log_format, log_level, redactor)  # from here on, no secret is logged
+        from sync.locks import pipeline_lock
         from sync.prelaunch import start_early
 
-        # The taps start now and import their libraries while sync imports its own.
-        early = start_early(cfg, streams=stream or [], full_refresh=full_refresh,
-                            refresh_catalog=refresh_catalog)
-        try:
-            code = _run(cfg, stream or [], full_refresh, event_value,
-                        interactive=chosen == "console" and not quiet, quiet=quiet,
-                        refresh_catalog=refresh_catalog, prelaunched=early)
-        finally:
-            early.close()
+        with pipeline_lock(cfg):
+            # The taps start now and import their libraries while sync imports its own.
+            early = start_early(cfg, streams=stream or [], full_refresh=full_refresh,
+                                refresh_catalog=refresh_catalog)
+            try:
+                code = _run(cfg, stream or [], full_refresh, event_value,
+                            interactive=chosen == "console" and not quiet, quiet=quiet,
+                            refresh_catalog=refresh_catalog, prelaunched=early)
+            finally:
+                early.close()
     except SyncError as exc:
         raise fail(exc, redact) from None
     raise typer.Exit(code)
@@ -118,7 +120,8 @@ def _run(cfg: Any, streams: list[str], full_refresh: bool, event: dict[str, Any]
     try:
         summary = run_pipeline(cfg, streams=streams, full_refresh=full_refresh, event=event,
                                observers=[_Forward()], cancel=cancel, on_plans=on_plans,
-                               refresh_catalog=refresh_catalog, prelaunched=prelaunched)
+                               refresh_catalog=refresh_catalog, prelaunched=prelaunched,
+                               locked=True)
     finally:
         for p in progress:
             p.__exit__(None, None, None)

@@ -35,7 +35,8 @@ def state_show(config: ConfigOpt) -> None:
 def _edit_state(cfg: Any, stream: str | None, value: dict[str, Any] | None) -> None:
     """Set (value) or clear (None) bookmarks in the state store and, for the built-in
     target, beside the data, holding the pipeline's lock so no run is in flight."""
-    from sync.runner import make_destination, pipeline_lock
+    from sync.locks import pipeline_lock
+    from sync.runner import make_destination
 
     with pipeline_lock(cfg):
         store = _store(cfg)

@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import structlog
-from filelock import FileLock, Timeout
 
 from callbacks.alerts import AlertDispatcher
 from callbacks.runtime import CallbackBlock, CallbackDispatcher, check_streams, load_blocks
 from sync.config import PipelineConfig
 from sync.coordinator import Coordinator, Observer, RunContext
 from sync.destination import Destination, UnavailableDestination
-from sync.errors import ConfigError, DestinationError, LockHeldError, SourceError
+from sync.errors import ConfigError, DestinationError, SourceError
 from sync.executor import Executor, ThreadExecutor
 from sync.history import HistoryRecorder
+from sync.locks import pipeline_lock, work_dir
 from sync.plan import StreamPlan, build_plans
 from sync.prelaunch import LaunchBook, Prelaunched
 from sync.runs import RunStatus, RunSummary
@@ -31,28 +30,6 @@ from sync.source import Source
 from sync.state import SQLiteStore
 
 log = structlog.get_logger("sync.runner")
-
-
-def work_dir(cfg: PipelineConfig) -> Path:
-    """The folder for locks and caches: beside the state database."""
-    return cfg.state_path.parent
-
-
-@contextmanager
-def pipeline_lock(cfg: PipelineConfig) -> Iterator[None]:
-    """Hold the pipeline's lock, or raise LockHeldError at once."""
-    path = work_dir(cfg) / "locks" / f"{cfg.pipeline}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(path), timeout=0)
-    try:
-        lock.acquire()
-    except Timeout:
-        raise LockHeldError(f"another run of pipeline '{cfg.pipeline}' is in progress "
-                            f"(lock {path})") from None
-    try:
-        yield
-    finally:
-        lock.release()
 
 
 def _argv(cfg: PipelineConfig, spec: str | tuple[str, ...], pip_url: str | None,
@@ -131,13 +108,14 @@ def run_pipeline(cfg: PipelineConfig, *, streams: Sequence[str] = (),
                  observers: Sequence[Observer] = (), executor: Executor | None = None,
                  cancel: threading.Event | None = None,
                  on_plans: Any = None, refresh_catalog: bool = False,
-                 prelaunched: Prelaunched | None = None) -> RunSummary:
+                 prelaunched: Prelaunched | None = None, locked: bool = False) -> RunSummary:
     """Run the pipeline once; returns its summary. Raises only for config and lock errors.
 
-    ``prelaunched``: tap processes `sync run` started ahead (see sync.prelaunch)."""
+    ``prelaunched``: tap processes `sync run` started ahead (see sync.prelaunch);
+    ``locked``: the caller holds the pipeline's lock already."""
     cancel = cancel or threading.Event()
     blocks = load_blocks(cfg)  # user code is checked before any data moves
-    with pipeline_lock(cfg):
+    with contextlib.nullcontext() if locked else pipeline_lock(cfg):
         store = SQLiteStore(cfg.state_path, redact=pipeline_redactor(cfg).text)
         try:
             return _run_locked(cfg, store, blocks, streams, full_refresh, dict(event or {}),
