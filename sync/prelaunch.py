@@ -90,8 +90,9 @@ def stop(proc: subprocess.Popen[bytes], files: TempFiles) -> None:
 class LaunchBook:
     """The launches of one pipeline's runs, kept in its work folder for the next run."""
 
-    def __init__(self, folder: Path, pipeline: str) -> None:
+    def __init__(self, folder: Path, pipeline: str, keep: int = 1) -> None:
         self.path = folder / "launches" / f"{pipeline}.json"
+        self.keep = keep  # the next run replays this many: only they are written
         self._lock = threading.Lock()
         self._launches: list[dict[str, Any]] = []
 
@@ -116,8 +117,9 @@ class LaunchBook:
                  "catalog_flag": launch.catalog_flag,
                  "catalog": orjson.loads(launch.catalog), "uses_state": uses_state}
         with self._lock:
-            if any(e["stream"] == launch.stream for e in self._launches):
-                return  # a retry: the first launch is the one to replay
+            if len(self._launches) >= self.keep or \
+                    any(e["stream"] == launch.stream for e in self._launches):
+                return  # beyond what is replayed, or a retry of a stream already noted
             self._launches.append(entry)
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -51,7 +51,8 @@ def make_source(cfg: PipelineConfig, *, refresh_catalog: bool = False,
     from taps import BUILTIN_TAPS
 
     tap = cfg.source.tap
-    book = LaunchBook(work_dir(cfg), cfg.pipeline) if record else None
+    book = LaunchBook(work_dir(cfg), cfg.pipeline, keep=cfg.max_parallel_streams) \
+        if record else None
     builtin = BUILTIN_TAPS.get(tap) if isinstance(tap, str) and cfg.source.pip_url is None \
         else None
     if book is not None and (builtin is not None or not cfg.source.per_stream):

@@ -154,3 +154,20 @@ def test_start_early_false_starts_taps_only_when_their_stream_runs(
         assert done.returncode == 0, done.stderr
         assert "started ahead" not in done.stderr
     assert len(starts(log)) == 2
+
+
+def test_only_the_first_wave_is_recorded_and_replayed(
+        tmp_path: Path, pipeline_file: Callable[..., Path]) -> None:
+    """With one stream at a time, the record keeps the first launch only (a pipeline of
+    many streams writes no more than it replays), and the next run adopts it."""
+    log = tmp_path / "starts.jsonl"
+    streams = {"a": {"count": 2}, "b": {"count": 2}, "c": {"count": 2}}
+    cfg = pipeline_file(source=numbers_source(streams, starts_file=str(log)),
+                        max_parallel_streams=1)
+    assert run_cli("run", "--config", str(cfg)).returncode == 0
+    record = json.loads((tmp_path / ".sync" / "launches" / "test_pipeline.json").read_text())
+    assert [r["stream"] for r in record] == [starts(log)[0]["streams"][0]]
+    done = run_cli("run", "--config", str(cfg), "--log-level", "debug")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("started ahead of the stream adopted") == 1
+    assert len(starts(log)) == 6
