@@ -51,6 +51,8 @@ def run(
     """Run a pipeline once. Exit 0: every stream succeeded; 1: a stream failed; 2: bad
     config or usage; 75: another run of the pipeline holds its lock."""
     redact: Any = None
+    # Until the run installs its own handlers, SIGTERM unwinds: taps started early die.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         from sync.memory import limit_memory_growth
         from sync.secrets import pipeline_redactor
@@ -78,6 +80,10 @@ def run(
     except SyncError as exc:
         raise fail(exc, redact) from None
     raise typer.Exit(code)
+
+
+def _exit_on_signal(signum: int, _frame: Any) -> None:
+    raise SystemExit(EXIT_SIGNAL.get(signal.Signals(signum), 130))
 
 
 def _run(cfg: Any, streams: list[str], full_refresh: bool, event: dict[str, Any], *,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -48,3 +49,34 @@ def test_signal_stops_the_run_cleanly(tmp_path: Path, pipeline_file: Callable[..
     done = run_cli("run", "--config", str(cfg))
     assert done.returncode == 0, done.stderr
     assert query(db, "SELECT count(*), count(DISTINCT id) FROM s") == [(3000, 3000)]
+
+
+@pytest.mark.parametrize("delay", [0.05, 0.15, 0.2, 0.25, 0.3, 0.4, 0.6])
+def test_sigterm_at_start_up_leaves_no_tap_behind(tmp_path: Path,
+                                                  pipeline_file: Callable[..., Path],
+                                                  delay: float) -> None:
+    """Whenever SIGTERM lands (before, while or after the taps are started early), the
+    run exits 143 and no tap process outlives it, even one that would hang for an hour."""
+    starts = tmp_path / "starts.jsonl"
+    streams = {"a": {"count": 5}, "b": {"count": 5}}
+    cfg = pipeline_file(source=numbers_source(streams, starts_file=str(starts)),
+                        max_parallel_streams=2)
+    assert run_cli("run", "--config", str(cfg)).returncode == 0
+    cfg = pipeline_file(source=numbers_source(streams, starts_file=str(starts), hang_after=1),
+                        max_parallel_streams=2)
+    proc = subprocess.Popen([sys.executable, "-m", "sync", "run", "--config", str(cfg),
+                             "--full-refresh"],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(delay)
+    deadline = time.monotonic() + 20
+    while proc.poll() is None and time.monotonic() < deadline:
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.2)
+    # 143 once `sync run` has begun; killed by the signal itself if it came earlier
+    assert proc.wait(timeout=10) in (143, -signal.SIGTERM)
+    time.sleep(0.5)  # a tap killed while starting has no line; one that wrote it is checked
+    for line in starts.read_text().splitlines():
+        pid = json.loads(line).get("pid")
+        if pid is not None:
+            with pytest.raises(ProcessLookupError):
+                os.kill(pid, 0)
