@@ -16,10 +16,9 @@ from typing import Any
 import pyarrow as pa
 
 from sync.errors import SourceError
+from sync.resume import SKIP_KEY
 from sync.schema import StreamSchema
 from sync.singer import RecordChunk, SchemaMessage, SourceEvent, StateMessage
-
-SKIP_KEY = "__sync_skip"  # in committed state: records after the tap's STATE, already loaded
 
 
 @dataclass(frozen=True)
@@ -51,15 +50,6 @@ class Batch:
         if not self.skip:
             return self.state
         return {**(self.state or {}), SKIP_KEY: self.skip}
-
-
-def split_skip(state: Mapping[str, Any] | None) -> tuple[dict[str, Any] | None, int]:
-    """A committed state as (the tap's state, records to skip when resuming from it)."""
-    if not state:
-        return None, 0
-    tap_state = {k: v for k, v in state.items() if k != SKIP_KEY}
-    skip = state.get(SKIP_KEY, 0)
-    return (tap_state or None), (int(skip) if isinstance(skip, int) else 0)
 
 
 def _now() -> datetime:

@@ -51,13 +51,12 @@ def run(
     """Run a pipeline once. Exit 0: every stream succeeded; 1: a stream failed; 2: bad
     config or usage; 75: another run of the pipeline holds its lock."""
     redact: Any = None
-    # Until the run installs its own handlers, SIGTERM unwinds: taps started early die.
-    signal.signal(signal.SIGTERM, _exit_on_signal)
+    # Until the run installs its own handlers, a signal unwinds: taps started early die.
+    for sig in EXIT_SIGNAL:
+        signal.signal(sig, _exit_on_signal)
     try:
-        from sync.memory import limit_memory_growth
         from sync.secrets import pipeline_redactor
 
-        limit_memory_growth()
         chosen = setup_logs(log_format, log_level)
         event_value = json_object(event, "--event") if event is not None else {}
         cfg = load(config)
@@ -65,13 +64,17 @@ def run(
         redact = redactor.text
         setup_logs(log_format, log_level, redactor)  # from here on, no secret is logged
         from sync.locks import pipeline_lock
-        from sync.prelaunch import start_early
+        from sync.prelaunch import Prelaunched, start_early
 
         with pipeline_lock(cfg):
-            # The taps start now and import their libraries while sync imports its own.
-            early = start_early(cfg, streams=stream or [], full_refresh=full_refresh,
-                                refresh_catalog=refresh_catalog)
+            early = Prelaunched()
             try:
+                # The taps start now and import their libraries while sync imports its own.
+                start_early(early, cfg, streams=stream or [], full_refresh=full_refresh,
+                            refresh_catalog=refresh_catalog)
+                from sync.memory import limit_memory_growth
+
+                limit_memory_growth()  # before the run starts its threads
                 code = _run(cfg, stream or [], full_refresh, event_value,
                             interactive=chosen == "console" and not quiet, quiet=quiet,
                             refresh_catalog=refresh_catalog, prelaunched=early)
@@ -83,6 +86,9 @@ def run(
 
 
 def _exit_on_signal(signum: int, _frame: Any) -> None:
+    early = sys.modules.get("sync.prelaunch")
+    if early is not None and early.defer_signal(signum):
+        return  # a tap process is being started or stopped: raised again right after
     raise SystemExit(EXIT_SIGNAL.get(signal.Signals(signum), 130))
 
 

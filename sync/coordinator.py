@@ -21,12 +21,13 @@ from typing import Any, Protocol
 import pyarrow as pa
 import structlog
 
-from sync.batcher import Batch, cut_batches, split_skip
+from sync.batcher import Batch, cut_batches
 from sync.destination import Destination
 from sync.errors import DestinationError, SourceError, StateError, StreamError
 from sync.executor import Executor
 from sync.outbox import Entry, Outbox
 from sync.plan import StreamPlan
+from sync.resume import split_skip
 from sync.runs import BlockRunEvent, BlockStatus, BlockType, PipelineRun, StreamResult
 from sync.source import Source
 from sync.state import SQLiteStore

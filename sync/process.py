@@ -6,6 +6,7 @@ import collections
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -86,14 +87,22 @@ def spawn(argv: list[str], *, cwd: Path, name: str,
         yield proc
 
 
+def kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """Kill a process started in a session of its own, with whatever it started."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            proc.kill()
+
+
 @contextmanager
 def owned(proc: subprocess.Popen[bytes]) -> Iterator[subprocess.Popen[bytes]]:
     """Kill and reap a started process if the block exits before it has ended."""
     try:
         yield proc
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        kill_group(proc)
         proc.wait()
         for pipe in (proc.stdout, proc.stdin):
             if pipe is not None:

@@ -21,7 +21,7 @@ from sync.executor import Executor, ThreadExecutor
 from sync.history import HistoryRecorder
 from sync.locks import pipeline_lock, work_dir
 from sync.plan import StreamPlan, build_plans
-from sync.prelaunch import LaunchBook, Prelaunched
+from sync.prelaunch import LaunchBook, Prelaunched, source_key
 from sync.runs import RunStatus, RunSummary
 from sync.secrets import pipeline_redactor
 from sync.shared_tap import SharedTap, merge_states
@@ -51,11 +51,12 @@ def make_source(cfg: PipelineConfig, *, refresh_catalog: bool = False,
     from taps import BUILTIN_TAPS
 
     tap = cfg.source.tap
-    book = LaunchBook(work_dir(cfg), cfg.pipeline, keep=cfg.max_parallel_streams) \
-        if record else None
+    book = LaunchBook(work_dir(cfg), cfg.pipeline, source=source_key(cfg),
+                      keep=cfg.max_parallel_streams) if record else None
     builtin = BUILTIN_TAPS.get(tap) if isinstance(tap, str) and cfg.source.pip_url is None \
         else None
-    if book is not None and (builtin is not None or not cfg.source.per_stream):
+    if book is not None and (builtin is not None or not cfg.source.per_stream
+                             or not cfg.source.start_early):
         book.forget()  # nothing to start early next time
         book = None
     if builtin is not None:
@@ -133,7 +134,7 @@ def _run_locked(cfg: PipelineConfig, store: SQLiteStore, blocks: Sequence[Callba
                 on_plans: Any, refresh_catalog: bool,
                 prelaunched: Prelaunched | None) -> RunSummary:
     source = make_source(cfg, refresh_catalog=refresh_catalog, prelaunched=prelaunched,
-                         record=True)
+                         record=not streams)  # a --stream run is no model for the next
     destination = make_destination(cfg)
     run = store.start_run(cfg.pipeline, datetime.now(UTC), event)
     structlog.contextvars.bind_contextvars(pipeline=cfg.pipeline, run_id=run.id)

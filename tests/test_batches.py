@@ -100,7 +100,8 @@ def test_keyless_batches_end_where_the_state_covers_them() -> None:
 def test_sparse_state_is_counted_and_skipped_on_resume() -> None:
     """With STATE rarer than a batch, each batch commits how many records follow the
     state; resuming from it drops exactly those."""
-    from sync.batcher import cut_batches, split_skip
+    from sync.batcher import cut_batches
+    from sync.resume import split_skip
 
     batches = list(cut_batches(iter(_events(25, 12)), stream="s", batch_size=10,
                                exact=True))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import sys
 import time
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sync.prelaunch import Launch, Prelaunched, stop
-from tests.conftest import numbers_source, query, run_cli
+from tests.conftest import ROOT, numbers_source, query, run_cli
 
 
 def starts(log: Path) -> list[dict[str, Any]]:
@@ -128,7 +129,7 @@ def _sleeper(stream: str, state: Any = None) -> Launch:
 def test_waiting_taps_are_matched_exactly_and_expire() -> None:
     """take() adopts only an identical launch, kills a different one for the same
     stream, and processes still waiting a window after the first take are killed."""
-    early = Prelaunched(window=0.3)
+    early = Prelaunched(adopt_window=0.3)
     for stream in ("a", "b", "c"):
         early.add(_sleeper(stream, {"n": 1}))
     found = early.take(_sleeper("a", {"n": 1}))
@@ -166,8 +167,83 @@ def test_only_the_first_wave_is_recorded_and_replayed(
                         max_parallel_streams=1)
     assert run_cli("run", "--config", str(cfg)).returncode == 0
     record = json.loads((tmp_path / ".sync" / "launches" / "test_pipeline.json").read_text())
-    assert [r["stream"] for r in record] == [starts(log)[0]["streams"][0]]
+    assert [r["stream"] for r in record["launches"]] == [starts(log)[0]["streams"][0]]
     done = run_cli("run", "--config", str(cfg), "--log-level", "debug")
     assert done.returncode == 0, done.stderr
     assert done.stderr.count("started ahead of the stream adopted") == 1
     assert len(starts(log)) == 6
+
+
+def test_a_changed_tap_is_not_replayed(tmp_path: Path,
+                                       pipeline_file: Callable[..., Path]) -> None:
+    """The record belongs to the tap the pipeline file named: after the file names
+    another tap, the old one is not started with the new config."""
+    log = tmp_path / "starts.jsonl"
+    cfg = pipeline_file(source=numbers_source({"a": {"count": 3}}, starts_file=str(log)))
+    assert run_cli("run", "--config", str(cfg)).returncode == 0
+    other = tmp_path / "other_tap.py"
+    shutil.copy(ROOT / "tests" / "taps" / "numbers_tap.py", other)
+    cfg = pipeline_file(source={"tap": [sys.executable, str(other)],
+                                "config": {"streams": {"a": {"count": 3}},
+                                           "starts_file": str(log)}})
+    done = run_cli("run", "--config", str(cfg), "--log-level", "debug")
+    assert done.returncode == 0, done.stderr
+    assert [s["tap"] for s in starts(log)] == [
+        str(ROOT / "tests" / "taps" / "numbers_tap.py"), str(other)]
+    done = run_cli("run", "--config", str(cfg), "--log-level", "debug")
+    assert done.stderr.count("started ahead of the stream adopted") == 1
+
+
+def test_an_environment_changed_by_a_callback_file_discards_the_guess(
+        tmp_path: Path, pipeline_file: Callable[..., Path]) -> None:
+    """Callback files are loaded after the early start; one that sets an environment
+    variable gets a fresh tap that sees it, as it would without the early start."""
+    log = tmp_path / "starts.jsonl"
+    callbacks = tmp_path / "env_callbacks.py"
+    callbacks.write_text(
+        "import os\n"
+        "os.environ['SYNC_TEST_PROBE'] = 'set by a callback file'\n\n"
+        "@callback('success')\n"
+        "def noted(**kwargs):\n"
+        "    pass\n")
+    source = numbers_source({"a": {"count": 3}}, starts_file=str(log),
+                            env_keys=["SYNC_TEST_PROBE"])
+    cfg = pipeline_file(source=source, callbacks=[{"file": str(callbacks)}])
+    assert run_cli("run", "--config", str(cfg)).returncode == 0
+    done = run_cli("run", "--config", str(cfg), "--log-level", "debug")
+    assert done.returncode == 0, done.stderr
+    _, guess, fresh = starts(log)
+    assert guess["env"] == {"SYNC_TEST_PROBE": None}
+    assert fresh["env"] == {"SYNC_TEST_PROBE": "set by a callback file"}
+    assert not alive(guess["pid"])
+    assert "started ahead of the stream adopted" not in done.stderr
+
+
+def test_a_tap_and_what_it_started_are_killed_together(
+        tmp_path: Path, pipeline_file: Callable[..., Path]) -> None:
+    """A tap behind a wrapper script: when its guess is wrong, the wrapper and the tap
+    it started both go, and no temporary file of the guess is left behind."""
+    log = tmp_path / "starts.jsonl"
+    wrapper = tmp_path / "tap.sh"
+    wrapper.write_text(f"#!/bin/sh\n{sys.executable} "
+                       f"{ROOT / 'tests' / 'taps' / 'numbers_tap.py'} \"$@\"\n")
+    wrapper.chmod(0o755)
+    source = {"tap": str(wrapper),
+              "config": {"streams": {"a": {"count": 40, "keys": False}},
+                         "starts_file": str(log)}}
+    cfg = pipeline_file(source=source)
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {"TMPDIR": str(tmp)}
+    assert run_cli("run", "--config", str(cfg), env=env).returncode == 0
+    assert run_cli("run", "--config", str(cfg), env=env).returncode == 0
+    con = sqlite3.connect(tmp_path / ".sync" / "sync.db")
+    stale = {"bookmarks": {"a": {"replication_key": "id", "replication_key_value": 12}}}
+    con.execute("UPDATE bookmarks SET state = ? WHERE stream = 'a'", (json.dumps(stale),))
+    con.commit()
+    con.close()
+    assert run_cli("run", "--config", str(cfg), env=env).returncode == 0
+    guess = starts(log)[2]
+    assert guess["state"] == stale
+    assert not alive(guess["pid"])
+    assert list(tmp.iterdir()) == []

@@ -10,8 +10,8 @@ Config keys:
   hang_after: stop writing (sleep for an hour) after this many records
   pause_every, pause_seconds: sleep pause_seconds after every pause_every records
   extra_lines: raw lines written before anything else
-  starts_file: append {"streams": [...], "state": {...}, "config_mode": ..., "pid": ...}
-               on every start
+  starts_file: append {"streams": [...], "state": {...}, "config_mode": ..., "pid": ...,
+               "tap": this script's path, "env": {k: $k for k in env_keys}} on every start
   echo_config: write the whole config to stderr (to check that sync hides its secrets)
 Records are {"id": i, "value": i * 1.5, "label": "row-i", "updated_at": ...}; a
 stream is incremental on "id", and --state resumes after the bookmarked id.
@@ -80,7 +80,10 @@ def main():
         with open(cfg["starts_file"], "a") as fh:
             mode = os.stat(a.config).st_mode & 0o777
             fh.write(json.dumps({"streams": selected, "state": state, "config_mode": mode,
-                                 "config_path": a.config, "pid": os.getpid()}) + "\n")
+                                 "config_path": a.config, "pid": os.getpid(),
+                                 "tap": os.path.abspath(sys.argv[0]),
+                                 "env": {k: os.environ.get(k)
+                                         for k in cfg.get("env_keys", [])}}) + "\n")
     if cfg.get("echo_config"):
         sys.stderr.write("numbers_tap config: " + json.dumps(cfg) + "\n")
     for line in cfg.get("extra_lines", []):
