@@ -36,8 +36,9 @@ from typing import Any
 
 import orjson
 
-from sync.process import TempFiles, kill_group
+from sync.process import TempFiles, end, kill_group
 from sync.resume import split_skip
+from sync.tap_cache import write_private
 
 ADOPT_WINDOW = 10.0  # after the first stream starts
 START_WINDOW = 30.0  # after the first early start
@@ -115,11 +116,7 @@ def stop(proc: subprocess.Popen[bytes], files: TempFiles) -> None:
     """Kill and reap a process that will not be used, and remove its files."""
     with _critical():
         try:
-            kill_group(proc)
-            proc.wait()
-            for pipe in (proc.stdout, proc.stderr):
-                if pipe is not None:
-                    pipe.close()
+            end(proc, proc.stdout, proc.stderr)
         finally:
             files.close()
 
@@ -169,15 +166,10 @@ class LaunchBook:
                 "stream": launch.stream, "argv": list(launch.argv), "cwd": launch.cwd,
                 "catalog_flag": launch.catalog_flag, "catalog": orjson.loads(launch.catalog),
                 "uses_state": uses_state})
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-                tmp = self.path.with_suffix(".tmp")
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(orjson.dumps({"source": self.source, "launches": self._launches}))
-                os.replace(tmp, self.path)
-            except OSError:
-                pass  # without the record the next run only starts its taps a little later
+            # without the record the next run only starts its taps a little later
+            with contextlib.suppress(OSError):
+                write_private(self.path, orjson.dumps({"source": self.source,
+                                                       "launches": self._launches}))
 
 
 class Prelaunched:

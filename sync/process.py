@@ -96,14 +96,20 @@ def kill_group(proc: subprocess.Popen[bytes]) -> None:
             proc.kill()
 
 
+def end(proc: subprocess.Popen[bytes], *pipes: IO[bytes] | None) -> None:
+    """Kill (if still running) and reap a process, then close the given pipes of it."""
+    kill_group(proc)
+    proc.wait()
+    for pipe in pipes:
+        if pipe is not None:
+            pipe.close()
+
+
 @contextmanager
 def owned(proc: subprocess.Popen[bytes]) -> Iterator[subprocess.Popen[bytes]]:
-    """Kill and reap a started process if the block exits before it has ended."""
+    """Kill and reap a started process if the block exits before it has ended (its
+    stderr is left to the thread that drains it)."""
     try:
         yield proc
     finally:
-        kill_group(proc)
-        proc.wait()
-        for pipe in (proc.stdout, proc.stdin):
-            if pipe is not None:
-                pipe.close()
+        end(proc, proc.stdout, proc.stdin)

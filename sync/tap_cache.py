@@ -9,6 +9,7 @@ so a changed config or an upgraded tap misses the cache; ``sync discover`` and
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from pathlib import Path
@@ -42,12 +43,17 @@ class TapCache:
             return None
 
     def put(self, kind: str, value: Any) -> None:
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            tmp = self._path(kind).with_suffix(".tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(orjson.dumps(value))
-            os.replace(tmp, self._path(kind))
-        except OSError:
-            pass  # a cache that cannot be written only costs the next run a discovery
+        # a cache that cannot be written only costs the next run a discovery
+        with contextlib.suppress(OSError):
+            write_private(self._path(kind), orjson.dumps(value))
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Replace ``path`` atomically with ``data``, readable by the owner only, in a
+    folder only the owner can enter (created if need be)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, path)
