@@ -36,7 +36,7 @@ from typing import Any
 
 import orjson
 
-from sync.process import TempFiles, end, kill_group
+from sync.process import TempFiles, end, kill_group, start
 from sync.resume import split_skip
 from sync.tap_cache import write_private
 
@@ -207,9 +207,7 @@ class Prelaunched:
         with _critical():
             files = TempFiles()
             try:
-                proc = subprocess.Popen(launch.command(files), cwd=launch.cwd,
-                                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, start_new_session=True)
+                proc = start(launch.command(files), cwd=launch.cwd)
             except BaseException:
                 files.close()
                 raise

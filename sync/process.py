@@ -81,10 +81,16 @@ class StderrTail:
 def spawn(argv: list[str], *, cwd: Path, name: str,
           stdin: int | None = subprocess.DEVNULL) -> Iterator[subprocess.Popen[bytes]]:
     """Run a process with piped stdout/stderr; kill it if the block exits early."""
-    proc = subprocess.Popen(argv, cwd=cwd, stdin=stdin, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True)
-    with owned(proc):
+    with owned(start(argv, cwd=cwd, stdin=stdin)) as proc:
         yield proc
+
+
+def start(argv: list[str], *, cwd: Path | str,
+          stdin: int | None = subprocess.DEVNULL) -> subprocess.Popen[bytes]:
+    """Start a tap-like process: piped stdout and stderr, in a session of its own (so
+    it and whatever it starts are killed together)."""
+    return subprocess.Popen(argv, cwd=cwd, stdin=stdin, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True)
 
 
 def kill_group(proc: subprocess.Popen[bytes]) -> None:
